@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 
 const KINDS = ["unit", "integration", "e2e"] as const;
 type Kind = (typeof KINDS)[number];
@@ -33,7 +34,7 @@ const uvuBin = join(dirname(createRequire(import.meta.url).resolve("uvu")), ".."
 
 /** Reads uvu's closing block (Total / Passed / Skipped) from its output. */
 function parseTally(output: string): Tally | undefined {
-  const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
+  const plain = stripVTControlCharacters(output);
   const total = /Total:\s+(\d+)/.exec(plain);
   const passed = /Passed:\s+(\d+)/.exec(plain);
   const skipped = /Skipped:\s+(\d+)/.exec(plain);
