@@ -1,0 +1,257 @@
+/**
+ * Pipeline config: `ci/pipeline.yaml`, parsed with `yaml` and checked by hand against the types below.
+ *
+ * Hand-checked rather than with a schema library: the file is small, and walking yaml's own nodes keeps
+ * every error at the exact line and column of the offending key or value.
+ */
+import { readFile } from "node:fs/promises";
+import { relative } from "node:path";
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
+
+/** Test kinds, each run as `npm run test:<kind>`. */
+export const TEST_KINDS = ["unit", "integration", "e2e"] as const;
+export type TestKind = (typeof TEST_KINDS)[number];
+
+/** Trivy severities. */
+export const SEVERITIES = ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** Tag kinds of the app image. */
+export const TAG_KINDS = ["version", "sha", "branch"] as const;
+export type TagKind = (typeof TAG_KINDS)[number];
+
+/** One test matrix cell, or a partial one in `exclude`. */
+export interface MatrixCell {
+  node: string;
+  kind: TestKind;
+}
+
+/** The whole config, as the stages see it. */
+export interface PipelineConfig {
+  /** The file it came from. */
+  file: string;
+  /** Node versions of the test matrix, e.g. ["20", "22", "24"]. */
+  node: string[];
+  /** Image platforms, e.g. ["linux/amd64", "linux/arm64"]. */
+  platforms: string[];
+  test: {
+    kinds: TestKind[];
+    include: MatrixCell[];
+    exclude: Partial<MatrixCell>[];
+  };
+  images: {
+    /** Template with "{version}". */
+    node: string;
+    prometheus: string;
+    alertmanager: string;
+    trivy: string;
+    dockerCli: string;
+    grafana: string;
+  };
+  image: { name: string; tags: TagKind[]; nodeVersion: string };
+  scan: { enabled: boolean; severity: Severity[]; ignoreUnfixed: boolean; ignoreFile: string };
+  deploy: { composeFile: string; healthUrl: string; timeoutSeconds: number };
+  cache: { npm: string };
+}
+
+/** A bad config: names the file, line, column, key and what was expected. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly col: number,
+    readonly key: string,
+    readonly expected: string,
+  ) {
+    super(`${file}:${line}:${col}: ${key || "(top level)"}: ${expected}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Checks a node and returns its value, or throws a ConfigError at its position. */
+type Check<T> = (node: Node | null | undefined, key: string, at: Where) => T;
+
+/** Turns a node (or its parent, when missing) into a ConfigError. */
+interface Where {
+  fail(node: Node | null | undefined, key: string, expected: string): never;
+}
+
+/** Shows a node's value briefly in an error. */
+function shown(node: Node | null | undefined): string {
+  if (node == null) return "nothing";
+  if (isMap(node)) return "a mapping";
+  if (isSeq(node)) return "a list";
+  if (isScalar(node)) return node.value === null ? "null" : JSON.stringify(node.value);
+  return "something else";
+}
+
+/** A non-empty string matching `re`. */
+const str =
+  (what = "a non-empty string", re?: RegExp): Check<string> =>
+  (node, key, at) => {
+    const v = isScalar(node) ? node.value : undefined;
+    if (typeof v !== "string" || v === "" || (re && !re.test(v)))
+      return at.fail(node, key, `expected ${what}, got ${shown(node)}`);
+    return v;
+  };
+
+/** A Node version: digits, given as a string or a number. */
+const version: Check<string> = (node, key, at) => {
+  const v = isScalar(node) ? node.value : undefined;
+  const s = typeof v === "number" || typeof v === "string" ? String(v) : "";
+  if (!/^\d+(\.\d+){0,2}$/.test(s))
+    return at.fail(node, key, `expected a Node version such as "22", got ${shown(node)}`);
+  return s;
+};
+
+/** One of `values`. */
+const oneOf =
+  <T extends string>(values: readonly T[]): Check<T> =>
+  (node, key, at) => {
+    const v = isScalar(node) ? node.value : undefined;
+    if (!values.includes(v as T))
+      return at.fail(node, key, `expected one of ${values.join(", ")}, got ${shown(node)}`);
+    return v as T;
+  };
+
+/** true or false. */
+const bool: Check<boolean> = (node, key, at) => {
+  const v = isScalar(node) ? node.value : undefined;
+  if (typeof v !== "boolean")
+    return at.fail(node, key, `expected true or false, got ${shown(node)}`);
+  return v;
+};
+
+/** A positive integer. */
+const posInt: Check<number> = (node, key, at) => {
+  const v = isScalar(node) ? node.value : undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0)
+    return at.fail(node, key, `expected a positive integer, got ${shown(node)}`);
+  return v;
+};
+
+/** A list of items, non-empty unless `allowEmpty`. */
+const list =
+  <T>(item: Check<T>, allowEmpty = false): Check<T[]> =>
+  (node, key, at) => {
+    if (!isSeq(node)) return at.fail(node, key, `expected a list, got ${shown(node)}`);
+    if (!allowEmpty && node.items.length === 0)
+      return at.fail(node, key, "expected a non-empty list");
+    return node.items.map((n, i) => item(n as Node, `${key}[${i}]`, at));
+  };
+
+type Shape<T> = { [K in keyof T]-?: Check<T[K]> };
+
+/** A mapping with exactly the keys of `shape` (those in `optional` may be left out); unknown keys are errors. */
+const obj =
+  <T>(shape: Shape<T>, optional: (keyof T)[] = []): Check<T> =>
+  (node, key, at) => {
+    if (!isMap(node)) return at.fail(node, key, `expected a mapping, got ${shown(node)}`);
+    const map = node as YAMLMap<Node, Node>;
+    const out: Record<string, unknown> = {};
+    const known = Object.keys(shape);
+    for (const pair of map.items) {
+      const k = isScalar(pair.key) ? String(pair.key.value) : "";
+      const path = key ? `${key}.${k}` : k;
+      if (!known.includes(k))
+        return at.fail(pair.key, path, `unknown key; expected one of ${known.join(", ")}`);
+      out[k] = (shape as Record<string, Check<unknown>>)[k]?.(pair.value, path, at);
+    }
+    for (const k of known)
+      if (!(k in out) && !optional.includes(k as keyof T))
+        return at.fail(node, key ? `${key}.${k}` : k, `missing required key "${k}"`);
+    return out as T;
+  };
+
+const cell = obj<MatrixCell>({ node: version, kind: oneOf(TEST_KINDS) });
+const partialCell = obj<Partial<MatrixCell>>(
+  {
+    node: version as Check<string | undefined>,
+    kind: oneOf(TEST_KINDS) as Check<TestKind | undefined>,
+  },
+  ["node", "kind"],
+);
+const imageRef = str("an image reference such as name:tag", /^[\w./:@{}-]+$/);
+
+/** The shape of the file, key by key. */
+const schema = obj<Omit<PipelineConfig, "file">>({
+  node: list(version),
+  platforms: list(str("a platform such as linux/amd64", /^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/)),
+  test: obj({
+    kinds: list(oneOf(TEST_KINDS)),
+    include: list(cell, true),
+    exclude: list(partialCell, true),
+  }),
+  images: obj({
+    node: str('an image template containing "{version}"', /\{version\}/),
+    prometheus: imageRef,
+    alertmanager: imageRef,
+    trivy: imageRef,
+    dockerCli: imageRef,
+    grafana: imageRef,
+  }),
+  image: obj({ name: imageRef, tags: list(oneOf(TAG_KINDS)), nodeVersion: version }),
+  scan: obj({
+    enabled: bool,
+    severity: list(oneOf(SEVERITIES)),
+    ignoreUnfixed: bool,
+    ignoreFile: str(),
+  }),
+  deploy: obj({
+    composeFile: str(),
+    healthUrl: str("an http(s) URL", /^https?:\/\/\S+$/),
+    timeoutSeconds: posInt,
+  }),
+  cache: obj({ npm: str("a volume name", /^[a-zA-Z0-9][\w.-]*$/) }),
+});
+
+/** Parses and checks config text; `file` names it in errors. */
+export function parseConfig(text: string, file: string): PipelineConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const { line, col } = lc.linePos(syntax.pos[0]);
+    throw new ConfigError(file, line, col, "", `invalid YAML: ${syntax.message.split("\n")[0]}`);
+  }
+  const at: Where = {
+    fail(node, key, expected) {
+      const { line, col } = node?.range ? lc.linePos(node.range[0]) : { line: 1, col: 1 };
+      throw new ConfigError(file, line, col, key, expected);
+    },
+  };
+  return { file, ...schema(doc.contents as Node | null, "", at) };
+}
+
+/** Reads and checks the config file (default `ci/pipeline.yaml`). */
+export async function loadConfig(file = "ci/pipeline.yaml"): Promise<PipelineConfig> {
+  const shownFile = relative(process.cwd(), file) || file;
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(shownFile, 1, 1, "", `cannot read: ${(e as Error).message}`);
+  }
+  return parseConfig(text, shownFile);
+}
+
+/** The image reference of Node `version`. */
+export function nodeImage(config: PipelineConfig, v: string): string {
+  return config.images.node.replaceAll("{version}", v);
+}
+
+/** The test matrix after include/exclude, for the selected kinds, in version-then-kind order. */
+export function matrixCells(config: PipelineConfig, only?: TestKind[]): MatrixCell[] {
+  const kinds = only?.length ? only : config.test.kinds;
+  const excluded = (c: MatrixCell) =>
+    config.test.exclude.some(
+      (x) =>
+        (x.node === undefined || x.node === c.node) && (x.kind === undefined || x.kind === c.kind),
+    );
+  const cells = config.node.flatMap((node) =>
+    config.test.kinds.map((kind) => ({ node, kind })).filter((c) => !excluded(c)),
+  );
+  for (const c of config.test.include)
+    if (!cells.some((x) => x.node === c.node && x.kind === c.kind)) cells.push(c);
+  return cells.filter((c) => kinds.includes(c.kind));
+}

@@ -1,0 +1,58 @@
+/** Image builds with Debian's docker client (20.10, BuildKit built in): temporary tag first, final tags last. */
+import { randomBytes } from "node:crypto";
+import { $, fs, path } from "zx";
+
+/** Debian's client; the `docker` first on PATH may be a newer client without buildx, which refuses BuildKit builds. */
+export const DOCKER = "/usr/bin/docker";
+
+/** The os/arch of a local image, or undefined when it is absent. */
+export async function imagePlatform(ref: string): Promise<string | undefined> {
+  const r = await $({ nothrow: true })`${DOCKER} image inspect --format ${"{{.Os}}/{{.Architecture}}"} ${ref}`;
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+/** The ID of a local image, or undefined when it is absent. */
+async function imageId(ref: string): Promise<string | undefined> {
+  const r = await $({ nothrow: true })`${DOCKER} image inspect --format ${"{{.Id}}"} ${ref}`;
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+/** True when every ref is present locally and built for `platform` (e.g. `linux/arm64`). */
+export async function allPresent(refs: string[], platform: string): Promise<boolean> {
+  const found = await Promise.all(refs.map(imagePlatform));
+  return found.every((p) => p === platform);
+}
+
+/**
+ * Builds `dockerfile` with the given files (hard-linked or copied into a throwaway context) for `platform`,
+ * under a temporary tag, then applies the final `tags`; on failure no final tag is touched and the
+ * temporary one is removed.
+ */
+export async function buildImage(opts: {
+  workDir: string;
+  dockerfile: string;
+  files: Record<string, string>;
+  platform: string;
+  tags: string[];
+}): Promise<string> {
+  const ctx = path.join(opts.workDir, `ctx-${randomBytes(4).toString("hex")}`);
+  const temp = `codex-offline-tmp:${randomBytes(6).toString("hex")}`;
+  try {
+    await fs.ensureDir(ctx);
+    await fs.writeFile(path.join(ctx, "Dockerfile"), opts.dockerfile);
+    for (const [name, src] of Object.entries(opts.files)) {
+      await fs.link(src, path.join(ctx, name)).catch(() => fs.copy(src, path.join(ctx, name)));
+    }
+    await $({ env: { ...process.env, DOCKER_BUILDKIT: "1" } })`${DOCKER} build --quiet --platform ${opts.platform} -t ${temp} ${ctx}`;
+    const got = await imagePlatform(temp);
+    if (got !== opts.platform) throw new Error(`built image is ${got}, expected ${opts.platform}`);
+    const replaced = await Promise.all(opts.tags.map(imageId));
+    for (const tag of opts.tags) await $`${DOCKER} tag ${temp} ${tag}`;
+    // An image the new tags replaced is removed if nothing else uses it (no -f: in-use images stay).
+    for (const id of new Set(replaced)) if (id) await $({ nothrow: true })`${DOCKER} rmi ${id}`;
+    return (await $`${DOCKER} image inspect --format ${"{{.Id}}"} ${temp}`).stdout.trim();
+  } finally {
+    await $({ nothrow: true })`${DOCKER} rmi ${temp}`;
+    await fs.rm(ctx, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Stage `scan`: Trivy on each built platform's tarball (`trivy image --input`, no daemon), with
+ * its vulnerability DB in a cache volume. Trivy reports every severity; the gate (ci/scan/gate.ts)
+ * applies the policy from config and `.trivyignore`, so the summary can count everything while
+ * only what the policy names fails. Writes the JSON per platform and one SARIF under reports/.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { archOf } from "../build/emulation.js";
+import { type BuiltPlatform, readManifest } from "../build/manifest.js";
+import type { RunSpec } from "../engine.js";
+import { evaluate, parseSeverities, type ScanPolicy } from "../scan/gate.js";
+import { activeIgnores, parseIgnoreFile } from "../scan/ignore.js";
+import { parseTrivyReport, SEVERITIES } from "../scan/report.js";
+import { toSarif } from "../scan/sarif.js";
+import { type PlatformScan, summaryLine, summaryMarkdown } from "../scan/summary.js";
+import type { CellResult, PlanContext, PlanFn, StageContext, StageFn } from "../stage.js";
+import { DOCKERFILE } from "./build.js";
+
+/** The named volume holding Trivy's vulnerability DB between runs. */
+export const TRIVY_CACHE_VOLUME = "codex-ci-trivy";
+/** Where the SARIF for GitHub code scanning goes. */
+export const SARIF_FILE = "reports/trivy.sarif";
+
+const IN = "/scan/image.tar";
+const IGNORE = "/scan/.trivyignore";
+const OUT = "/tmp/trivy-report.json";
+const CACHE = "/root/.cache/trivy";
+
+/** Trivy's argv for one tarball: every severity reported, the gate decides; the binary named explicitly. */
+export function trivyArgs(withIgnoreFile: boolean): string[] {
+  return [
+    "trivy",
+    "image",
+    "--input",
+    IN,
+    "--format",
+    "json",
+    "--output",
+    OUT,
+    "--severity",
+    [...SEVERITIES].reverse().join(","),
+    ...(withIgnoreFile ? ["--ignorefile", IGNORE] : []),
+    "--scanners",
+    "vuln",
+    "--cache-dir",
+    CACHE,
+    "--exit-code",
+    "0",
+    "--no-progress",
+  ];
+}
+
+/** The container that scans one platform's tarball. */
+function scanSpec(
+  ctx: PlanContext,
+  p: BuiltPlatform & { tarball: string },
+  reportPath: string,
+  ignoreFile?: string,
+): RunSpec {
+  return {
+    name: `scan ${p.platform}`,
+    image: ctx.config.images.trivy,
+    files: [
+      { from: join(ctx.root, p.tarball), to: IN },
+      ...(ignoreFile ? [{ from: ignoreFile, to: IGNORE }] : []),
+    ],
+    caches: { [CACHE]: TRIVY_CACHE_VOLUME },
+    steps: [{ name: "trivy", args: trivyArgs(Boolean(ignoreFile)) }],
+    outputs: { [OUT]: reportPath },
+  };
+}
+
+/** Turns engine failures into what to do about them. */
+function explain(ctx: StageContext, e: unknown): Error {
+  const text = `${(e as Error).message}\n${(e as { tail?: string }).tail ?? ""}\n${(e as { stderr?: string }).stderr ?? ""}`;
+  const image = ctx.config.images.trivy;
+  if (
+    /unable to find image|pull access denied|manifest unknown|no such image|dial tcp|i\/o timeout|no such host|tls handshake|connection refused|failed to resolve|repository does not exist/i.test(
+      text,
+    ) &&
+    !/trivy-db|vulnerability db/i.test(text)
+  )
+    return new Error(
+      `the scanner image ${image} is not on this machine and no registry is reachable. Load or mirror it (docker load / images.trivy in ${ctx.config.file}), or turn the scan off explicitly with --skip scan or scan.enabled: false.`,
+    );
+  if (/vulnerability db|trivy-db|db error|failed to download/i.test(text))
+    return new Error(
+      `Trivy could not get its vulnerability DB (offline?). Seed the cache volume ${TRIVY_CACHE_VOLUME} (trivy image --download-db-only with ${CACHE} mounted) where a registry is reachable, or skip explicitly with --skip scan.`,
+    );
+  return e as Error;
+}
+
+/** The policy from config and the ignore file. */
+async function policyOf(ctx: StageContext): Promise<{ policy: ScanPolicy; ignoreFile?: string }> {
+  const file = join(ctx.root, ctx.config.scan.ignoreFile);
+  const has = existsSync(file);
+  const entries = has
+    ? parseIgnoreFile(await readFile(file, "utf8"), ctx.config.scan.ignoreFile)
+    : [];
+  return {
+    policy: {
+      severity: parseSeverities(ctx.config.scan.severity, `${ctx.config.file}: scan.severity`),
+      ignoreUnfixed: ctx.config.scan.ignoreUnfixed,
+      ignore: activeIgnores(entries),
+    },
+    ...(has ? { ignoreFile: file } : {}),
+  };
+}
+
+/** Scans one platform and judges the report. */
+async function scanPlatform(
+  ctx: StageContext,
+  p: BuiltPlatform,
+  policy: ScanPolicy,
+  ignoreFile?: string,
+): Promise<PlatformScan> {
+  if (!p.tarball)
+    throw new Error(
+      `no tarball for ${p.platform} in reports/build.json (built with --push?); run build without --push to scan`,
+    );
+  const abs = join(ctx.root, p.tarball);
+  if (!existsSync(abs)) throw new Error(`${p.tarball} is missing; run the build stage again`);
+  const rel = join("reports", "trivy", `${archOf(p.platform)}.json`);
+  const out = join(ctx.root, rel);
+  await mkdir(join(ctx.root, "reports", "trivy"), { recursive: true });
+  try {
+    await ctx.engine.run({
+      ...scanSpec(ctx, { ...p, tarball: p.tarball }, `${out}.partial`, ignoreFile),
+      log: ctx.cellLog(p.platform),
+      signal: ctx.signal,
+    });
+  } catch (e) {
+    throw explain(ctx, e);
+  }
+  const text = await readFile(`${out}.partial`, "utf8");
+  await rename(`${out}.partial`, out);
+  const report = parseTrivyReport(text, rel);
+  const arch = report.Metadata?.ImageConfig?.architecture;
+  if (arch && arch !== archOf(p.platform))
+    throw new Error(`${rel}: the report is for ${arch}, expected ${archOf(p.platform)}`);
+  return { platform: p.platform, verdict: evaluate(report, policy) };
+}
+
+/** Scans one platform as a summary cell; undefined when it could not be scanned. */
+async function scanCell(
+  ctx: StageContext,
+  p: BuiltPlatform,
+  policy: ScanPolicy,
+  cells: CellResult[],
+  ignoreFile?: string,
+): Promise<PlatformScan | undefined> {
+  const t0 = Date.now();
+  const log = ctx.cellLog(p.platform);
+  try {
+    const s = await scanPlatform(ctx, p, policy, ignoreFile);
+    log(summaryLine(s));
+    for (const f of s.verdict.blocking)
+      log(
+        `blocking: ${f.VulnerabilityID} ${f.Severity} ${f.PkgName} ${f.InstalledVersion ?? ""} → ${f.FixedVersion}`,
+      );
+    const status = s.verdict.passed ? "passed" : "failed";
+    cells.push({ name: p.platform, status, durationMs: Date.now() - t0, detail: summaryLine(s) });
+    return s;
+  } catch (e) {
+    const detail = (e as Error).message;
+    log(detail);
+    cells.push({ name: p.platform, status: "failed", durationMs: Date.now() - t0, detail });
+    return undefined;
+  }
+}
+
+/** The stage. */
+export const run: StageFn = async (ctx) => {
+  if (!ctx.config.scan.enabled)
+    return {
+      status: "skipped",
+      detail: `scan.enabled is false in ${ctx.config.file}; the image was not scanned`,
+    };
+  const manifest = await readManifest(ctx.root, "scan");
+  const { policy, ignoreFile } = await policyOf(ctx);
+  ctx.log(
+    `policy: fail on ${policy.severity.join(", ")}${policy.ignoreUnfixed ? " with a fix available" : ""}; ${policy.ignore.size} accepted in ${ctx.config.scan.ignoreFile}`,
+  );
+  const cells: CellResult[] = [];
+  const scans: (PlatformScan | undefined)[] = [];
+  // One at a time: Trivy locks its cache DB, so parallel scans on one volume would wait or time out.
+  for (const p of manifest.platforms) scans.push(await scanCell(ctx, p, policy, cells, ignoreFile));
+  const done = scans.filter((s): s is PlatformScan => s !== undefined);
+  if (done.length > 0) {
+    await writeFile(
+      join(ctx.root, `${SARIF_FILE}.partial`),
+      `${JSON.stringify(toSarif(done, DOCKERFILE), null, 2)}\n`,
+    );
+    await rename(join(ctx.root, `${SARIF_FILE}.partial`), join(ctx.root, SARIF_FILE));
+  }
+  const failed = cells.filter((c) => c.status === "failed");
+  const markdown = done.length ? summaryMarkdown(done) : undefined;
+  if (failed.length > 0 || done.length === 0)
+    return {
+      status: "failed",
+      detail:
+        failed
+          .map((c) => (c.detail?.startsWith(`${c.name}:`) ? c.detail : `${c.name}: ${c.detail}`))
+          .join("; ") || "nothing was scanned",
+      cells,
+      ...(markdown ? { markdown } : {}),
+    };
+  return {
+    status: "passed",
+    detail: done.map(summaryLine).join("; "),
+    cells,
+    ...(markdown ? { markdown } : {}),
+  };
+};
+
+/** The scanner containers it would run. */
+export const plan: PlanFn = (ctx) =>
+  ctx.config.scan.enabled
+    ? ctx.config.platforms.map((platform) => ({
+        name: platform,
+        image: ctx.config.images.trivy,
+        steps: [
+          trivyArgs(true)
+            .join(" ")
+            .replace(IN, `${IN} (reports/images/${ctx.config.image.name}-${archOf(platform)}.tar)`),
+        ],
+      }))
+    : [];

@@ -1,0 +1,251 @@
+/** Health checks shared by the healthcheck command and the exporter's /ready (node builtins only: no zx, for speed). */
+import { execFile } from "node:child_process";
+import { accessSync, constants, statSync } from "node:fs";
+import { rm, stat, statfs, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { delimiter, join } from "node:path";
+import { type RuntimeEnv, requiredDirs } from "./env.js";
+import { procStat, readState, type ServiceRecord } from "./state.js";
+
+/** Outcome of one check. */
+export interface CheckResult {
+  name: string;
+  status: "ok" | "warn" | "fail";
+  message: string;
+  ms: number;
+}
+
+/** The full report: healthy when no check failed. */
+export interface HealthReport {
+  healthy: boolean;
+  checks: CheckResult[];
+}
+
+/** A check: resolves to its status and a one-line message. */
+export type Check = (env: RuntimeEnv) => Promise<Pick<CheckResult, "status" | "message">>;
+
+const GiB = 1024 ** 3;
+
+/** Every required dir exists and takes a real write, and each has at least CODEX_MIN_FREE_BYTES free. */
+export const checkFilesystem: Check = async (env) => {
+  const dirs = requiredDirs(env);
+  // Async fs so a hung mount trips the check's timeout instead of freezing the process.
+  const found = await Promise.all(
+    dirs.map(async (dir) => ({ dir, problem: await dirProblem(dir), free: await freeBytes(dir) })),
+  );
+  const problems: string[] = [];
+  for (const { dir, problem, free } of found) {
+    if (problem) problems.push(problem);
+    else if (free < env.minFreeBytes)
+      problems.push(`${dir}: ${free} bytes free, below ${env.minFreeBytes}`);
+  }
+  if (problems.length > 0) return { status: "fail", message: problems.join("; ") };
+  const minFree = Math.min(...found.map((f) => f.free));
+  return {
+    status: "ok",
+    message: `${dirs.length} dirs writable, ${(minFree / GiB).toFixed(1)} GiB free`,
+  };
+};
+
+/** Why a directory is unusable, or undefined. A probe file is written because access(W_OK) says yes to root even on read-only mounts. */
+export async function dirProblem(dir: string): Promise<string | undefined> {
+  try {
+    if (!(await stat(dir)).isDirectory()) return `${dir}: not a directory`;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT"
+      ? `${dir}: missing`
+      : `${dir}: ${errText(e)}`;
+  }
+  const probe = join(dir, `.healthcheck-${process.pid}-${Date.now()}`);
+  try {
+    await writeFile(probe, "", { flag: "wx" });
+    await rm(probe, { force: true });
+    return undefined;
+  } catch (e) {
+    return `${dir}: not writable (${errText(e)})`;
+  }
+}
+
+/** Bytes available to unprivileged users on the filesystem of a path (0 when it cannot be read). */
+async function freeBytes(dir: string): Promise<number> {
+  try {
+    const fs = await statfs(dir);
+    return fs.bavail * fs.bsize;
+  } catch {
+    return 0;
+  }
+}
+
+/** node and git are on PATH; a missing gh is only a warning. */
+export const checkTools: Check = async () => {
+  const missing = ["node", "git"].filter((t) => !onPath(t));
+  if (missing.length > 0)
+    return { status: "fail", message: `missing on PATH: ${missing.join(", ")}` };
+  if (!onPath("gh"))
+    return { status: "warn", message: "node, git found; gh missing (GitHub CLI features off)" };
+  return { status: "ok", message: "node, git, gh found" };
+};
+
+/** True when an executable of that name is on PATH (a lookup, not a spawn, to stay fast). */
+export function onPath(tool: string, path = process.env.PATH ?? ""): boolean {
+  return path.split(delimiter).some((dir) => {
+    if (!dir) return false;
+    try {
+      accessSync(join(dir, tool), constants.X_OK);
+      return statSync(join(dir, tool)).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** git answers with its version; no configured user is a warning. */
+export const checkGit: Check = async (env) => {
+  const [version, user] = await Promise.all([
+    run("git", ["--version"], env.checkTimeoutMs),
+    run("git", ["config", "--get-regexp", "^user\\.(name|email)$"], env.checkTimeoutMs),
+  ]);
+  if (version.code !== 0)
+    return {
+      status: "fail",
+      message: `git --version failed: ${version.out.trim() || `exit ${version.code}`}`,
+    };
+  const v = /\d+\.\d+(\.\d+)?/.exec(version.out)?.[0] ?? version.out.trim();
+  const keys = new Set(user.out.split("\n").map((l) => l.split(" ")[0]));
+  if (!keys.has("user.name") || !keys.has("user.email")) {
+    return {
+      status: "warn",
+      message: `git ${v}; user.name/user.email not configured (set GIT_USER_NAME, GIT_USER_EMAIL)`,
+    };
+  }
+  return { status: "ok", message: `git ${v}; user configured` };
+};
+
+/** Runs a command without a shell; resolves with its exit code (-1 when it could not start or was killed) and output. */
+function run(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, killSignal: "SIGKILL" }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
+      resolve({ code, out: `${stdout}${stderr}` || (err?.message ?? "") });
+    });
+  });
+}
+
+/** Each service in the state file is alive (same process, not a zombie) and its port accepts TCP on 127.0.0.1. */
+export const checkServices: Check = async (env) => {
+  const state = readState(env.stateFile);
+  if (state instanceof Error) return { status: "fail", message: state.message };
+  if (!state || state.services.length === 0)
+    return { status: "ok", message: "no services recorded" };
+  const problems = await Promise.all(
+    state.services.map((s) => serviceProblem(s, env.checkTimeoutMs)),
+  );
+  const bad = problems.filter((p): p is string => !!p);
+  if (bad.length > 0) return { status: "fail", message: bad.join("; ") };
+  return {
+    status: "ok",
+    message: state.services
+      .map((s) => `${s.name} pid ${s.pid}${s.port ? ` :${s.port}` : ""}`)
+      .join(", "),
+  };
+};
+
+/** What is wrong with one recorded service, or undefined. */
+async function serviceProblem(s: ServiceRecord, timeoutMs: number): Promise<string | undefined> {
+  if (!pidAlive(s.pid)) return `${s.name} (pid ${s.pid}) is not running`;
+  const st = procStat(s.pid);
+  if (st?.state === "Z") return `${s.name} (pid ${s.pid}) has exited (zombie)`;
+  if (st && s.startTicks !== undefined && st.startTicks !== s.startTicks)
+    return `${s.name} (pid ${s.pid}) is not running (PID reused)`;
+  if (s.port === undefined) return undefined;
+  const host = !s.host || s.host === "0.0.0.0" || s.host === "::" ? "127.0.0.1" : s.host;
+  const err = await tcpProbe(host, s.port, timeoutMs);
+  return err ? `${s.name} port ${host}:${s.port} ${err}` : undefined;
+}
+
+/** True when a process with this PID exists (EPERM means it exists but is not ours). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Opens and closes a TCP connection; resolves undefined on success, else the reason. */
+export function tcpProbe(
+  host: string,
+  port: number,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    const done = (why: string | undefined) => {
+      sock.destroy();
+      resolve(why);
+    };
+    sock.setTimeout(timeoutMs, () => done(`no answer within ${timeoutMs} ms`));
+    sock.once("connect", () => done(undefined));
+    sock.once("error", (e) => done(`refused (${(e as NodeJS.ErrnoException).code ?? e.message})`));
+  });
+}
+
+/** The checks in report order. */
+export const CHECKS: Record<string, Check> = {
+  filesystem: checkFilesystem,
+  tools: checkTools,
+  git: checkGit,
+  services: checkServices,
+};
+
+/** Runs checks concurrently, each bounded by HEALTH_CHECK_TIMEOUT: a hung or throwing check fails alone. */
+export async function runChecks(
+  env: RuntimeEnv,
+  checks: Record<string, Check> = CHECKS,
+): Promise<HealthReport> {
+  const results = await Promise.all(
+    Object.entries(checks).map(async ([name, check]): Promise<CheckResult> => {
+      const t0 = performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<Pick<CheckResult, "status" | "message">>((resolve) => {
+        timer = setTimeout(
+          () => resolve({ status: "fail", message: `timed out after ${env.checkTimeoutMs} ms` }),
+          env.checkTimeoutMs,
+        );
+      });
+      const outcome = await Promise.race([
+        check(env).catch((e: unknown) => ({ status: "fail" as const, message: errText(e) })),
+        timeout,
+      ]);
+      clearTimeout(timer);
+      return { name, ...outcome, ms: Math.round(performance.now() - t0) };
+    }),
+  );
+  return { healthy: results.every((r) => r.status !== "fail"), checks: results };
+}
+
+/** One line per check, for humans and `docker inspect`. */
+export function formatReport(report: HealthReport): string {
+  const lines = report.checks.map(
+    (c) => `${c.status.padEnd(4)} ${c.name.padEnd(10)} ${c.message} (${c.ms} ms)`,
+  );
+  lines.push(
+    report.healthy
+      ? "healthy"
+      : `unhealthy: ${report.checks
+          .filter((c) => c.status === "fail")
+          .map((c) => c.name)
+          .join(", ")}`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+/** Short text of an error: its code and message. */
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

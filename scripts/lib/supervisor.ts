@@ -1,0 +1,201 @@
+/** Child-process supervision: forward stop signals, stop everyone when one child exits, propagate its exit code. */
+import { type ChildProcess, type StdioOptions, spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { constants } from "node:os";
+import type { Logger } from "./log.js";
+import { procStat } from "./state.js";
+
+/** A child to run. */
+export interface ServiceSpec {
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  stdio?: StdioOptions;
+  /** Port it listens on, for the state file. */
+  port?: number;
+  host?: string;
+}
+
+/** A started child. */
+export interface Running {
+  spec: ServiceSpec;
+  pid: number;
+}
+
+/** How to supervise. */
+export interface SuperviseOptions {
+  stopTimeoutMs: number;
+  log: Logger;
+  /**
+   * Interactive children (a shell) share our process group and terminal: the terminal already delivers
+   * Ctrl-C to them, so SIGINT is not forwarded; services get their own process group instead.
+   */
+  interactive?: boolean;
+  /** Called once all children are spawned, with their PIDs. */
+  onStarted?: (children: Running[]) => void;
+}
+
+/** Exit code of a process that ended with (code, signal), shell-style: 128 + signal number. */
+export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  return 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+}
+
+/**
+ * Runs the children until one exits or a stop signal arrives, then stops the rest
+ * (their signal, then SIGKILL after stopTimeoutMs). Resolves with the exit code to use:
+ * the first exiting child's code, or 128 + signal when we were asked to stop.
+ */
+export function supervise(specs: ServiceSpec[], opts: SuperviseOptions): Promise<number> {
+  const { log } = opts;
+  return new Promise((resolve) => {
+    const children: { spec: ServiceSpec; proc: ChildProcess; left: boolean; exited: boolean }[] =
+      [];
+    let killedAt: number | undefined;
+    let result: number | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    let stopping = false;
+
+    /** Signals a child's whole process group (services), or just the child (interactive). */
+    const signal = (c: (typeof children)[number], sig: NodeJS.Signals) => {
+      const pid = c.proc.pid;
+      if (pid === undefined) return;
+      try {
+        // A service leads its own group: signalling the group also reaches anything it spawned.
+        process.kill(opts.interactive ? pid : -pid, sig);
+      } catch {
+        // Already gone.
+      }
+    };
+
+    /** Asks every child to stop, and arms the SIGKILL deadline. */
+    const stopAll = (sig: NodeJS.Signals, why: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`stopping children (${why})`, { signal: sig, timeoutMs: opts.stopTimeoutMs });
+      // Exited services too: their group may still hold orphans of theirs.
+      for (const c of children) if (!c.exited || !opts.interactive) signal(c, sig);
+      killTimer = setTimeout(() => {
+        killedAt = Date.now();
+        for (const c of children) {
+          if (c.exited) continue;
+          log.warn(`${c.spec.name} still running after ${opts.stopTimeoutMs} ms: SIGKILL`, {
+            pid: c.proc.pid,
+          });
+          signal(c, "SIGKILL");
+        }
+      }, opts.stopTimeoutMs);
+    };
+
+    /** Resolves once every child has exited. */
+    const maybeDone = () => {
+      if (!children.every((c) => c.exited)) return;
+      clearTimeout(killTimer);
+      for (const s of FORWARDED) process.removeListener(s, onSignal);
+      resolve(result ?? 0);
+    };
+
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (sig === "SIGHUP" || (sig === "SIGINT" && opts.interactive)) {
+        // HUP means "reload" to many servers; interactive children got SIGINT from the terminal.
+        if (sig === "SIGHUP") for (const c of children) if (!c.exited) signal(c, sig);
+        return;
+      }
+      if (stopping) {
+        // A second Ctrl-C or TERM: stop waiting.
+        log.warn(`${sig} again: SIGKILL`);
+        for (const c of children) if (!c.exited) signal(c, "SIGKILL");
+        return;
+      }
+      result ??= exitCodeOf(null, sig);
+      stopAll(sig, `${sig} received`);
+    };
+    for (const s of FORWARDED) process.on(s, onSignal);
+
+    for (const spec of specs) {
+      const proc = spawn(spec.command, spec.args, {
+        env: spec.env ?? process.env,
+        stdio: spec.stdio ?? "inherit",
+        detached: !opts.interactive,
+      });
+      const c = { spec, proc, left: false, exited: false };
+      children.push(c);
+      proc.once("error", (e: NodeJS.ErrnoException) => {
+        if (c.left) return;
+        log.error(`${spec.name} could not start: ${e.code ?? e.message}`, {
+          command: spec.command,
+        });
+        onExit(c, e.code === "ENOENT" ? 127 : 126);
+      });
+      proc.once("exit", (code, sig) => onExit(c, exitCodeOf(code, sig)));
+    }
+
+    /** Records a child's exit; the first unrequested exit decides the code and stops the others. */
+    function onExit(c: (typeof children)[number], code: number) {
+      if (c.left) return;
+      c.left = true;
+      log[stopping ? "info" : "warn"](`${c.spec.name} exited with ${code}`, {
+        pid: c.proc.pid,
+        code,
+      });
+      if (!stopping) {
+        result ??= code;
+        stopAll("SIGTERM", `${c.spec.name} exited`);
+      }
+      // A service is done when its whole process group is (a shell wrapper may exit before its server).
+      const pid = c.proc.pid;
+      const finish = () => {
+        c.exited = true;
+        maybeDone();
+      };
+      if (opts.interactive || pid === undefined) finish();
+      else
+        void waitGroupGone(
+          pid,
+          () => killedAt !== undefined && Date.now() - killedAt > KILL_GRACE_MS,
+        ).then(finish);
+    }
+
+    const started = children
+      .filter((c) => c.proc.pid !== undefined)
+      .map((c) => ({ spec: c.spec, pid: c.proc.pid as number }));
+    for (const r of started) log.info(`started ${r.spec.name}`, { pid: r.pid, port: r.spec.port });
+    opts.onStarted?.(started);
+  });
+}
+
+/** Prefixes `exec` to a simple command so the server replaces sh and gets signals itself; compound commands run as they are. */
+export function execIfSimple(command: string): string {
+  return /[;&|()`\n]/.test(command) || /^\s*exec\s/.test(command) ? command : `exec ${command}`;
+}
+
+/** After SIGKILL, how long to wait for a group to vanish (its zombies may wait for a reaper). */
+const KILL_GRACE_MS = 1000;
+
+/** Resolves once no live process is left in the group (or `giveUp` says so), polling every 20 ms. */
+async function waitGroupGone(pgid: number, giveUp: () => boolean): Promise<void> {
+  while (groupAlive(pgid) && !giveUp()) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** True while the group has a member that is not a zombie (zombies wait for a reaper we do not control). */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((n) => /^\d+$/.test(n));
+  } catch {
+    return true; // No /proc: trust kill().
+  }
+  return pids.some((p) => {
+    const st = procStat(p);
+    return st !== undefined && st.pgrp === pgid && st.state !== "Z";
+  });
+}
+
+/** Signals the supervisor handles: TERM and INT stop, HUP is passed through. */
+const FORWARDED: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];

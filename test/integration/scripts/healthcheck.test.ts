@@ -1,0 +1,266 @@
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { writeState } from "../../../scripts/lib/state.js";
+import { cleanup, freePort, repoRoot, runScript, tempDir } from "../../helpers/proc.js";
+import { storeEnv } from "../../helpers/store.js";
+
+/** A healthy tree: all required dirs, a HOME with a git identity. */
+function tree() {
+  const root = tempDir("health");
+  chmodSync(root, 0o755);
+  const env = { ...storeEnv(root), HOME: join(root, "home-user"), CODEX_MIN_FREE_BYTES: "1024" };
+  for (const d of [
+    env.CODEX_SESSIONS_ROOT,
+    join(env.CODEX_HOME, "queue"),
+    join(env.CODEX_HOME, "git-state"),
+    env.CODEX_DATA_DIR,
+    env.CODEX_LOG_DIR,
+    env.HOME,
+  ]) {
+    mkdirSync(d, { recursive: true });
+  }
+  writeFileSync(join(env.HOME, ".gitconfig"), "[user]\n\tname = T\n\temail = t@example.com\n");
+  return { root, env };
+}
+
+/** Runs the healthcheck on a tree. */
+const check = (env: Record<string, string>, args: string[] = []) =>
+  runScript("healthcheck", args, env);
+
+test("a healthy tree: exit 0, one line per check", async () => {
+  const t = tree();
+  const r = await check(t.env);
+  assert.is(r.code, 0, r.out);
+  const lines = r.out.trim().split("\n");
+  assert.equal(
+    lines.map((l) => l.split(/\s+/)[1]),
+    ["filesystem", "tools", "git", "services", undefined],
+  );
+  assert.match(r.out, /^ok\s+git\s+git \d+\.\d+/m);
+  assert.is(lines.at(-1), "healthy");
+  cleanup(t.root);
+});
+
+test("--json gives a machine-readable report", async () => {
+  const t = tree();
+  rmSync(t.env.CODEX_LOG_DIR, { recursive: true });
+  const r = await check(t.env, ["--json"]);
+  assert.is(r.code, 1);
+  const report = JSON.parse(r.out) as {
+    healthy: boolean;
+    checks: { name: string; status: string; message: string }[];
+  };
+  assert.is(report.healthy, false);
+  const fs = report.checks.find((c) => c.name === "filesystem");
+  assert.is(fs?.status, "fail");
+  assert.match(fs?.message ?? "", /logs: missing/);
+  cleanup(t.root);
+});
+
+test("missing dir: exit 1 naming it", async () => {
+  const t = tree();
+  rmSync(join(t.env.CODEX_HOME, "queue"), { recursive: true });
+  const r = await check(t.env);
+  assert.is(r.code, 1);
+  assert.match(r.out, /^fail\s+filesystem\s+.*home\/queue: missing/m);
+  assert.match(r.out, /unhealthy: filesystem$/m);
+  cleanup(t.root);
+});
+
+test("a file where a dir should be: exit 1", async () => {
+  const t = tree();
+  rmSync(t.env.CODEX_DATA_DIR, { recursive: true });
+  writeFileSync(t.env.CODEX_DATA_DIR, "");
+  const r = await check(t.env);
+  assert.is(r.code, 1);
+  assert.match(r.out, /data: not a directory/);
+  cleanup(t.root);
+});
+
+/** True when this process may bind-mount (root with CAP_SYS_ADMIN, as in CI containers). */
+const canMount = (() => {
+  const d = tempDir("mnt");
+  const ok = spawnSync("mount", ["--bind", d, d]).status === 0;
+  if (ok) spawnSync("umount", [d]);
+  cleanup(d);
+  return ok;
+})();
+
+(canMount ? test : test.skip)(
+  "unwritable dir, for root too: a read-only bind mount fails the real write probe",
+  async () => {
+    const t = tree();
+    const data = t.env.CODEX_DATA_DIR;
+    assert.is(spawnSync("mount", ["--bind", data, data]).status, 0);
+    try {
+      assert.is(spawnSync("mount", ["-o", "remount,ro,bind", data]).status, 0);
+      const r = await check(t.env);
+      assert.is(r.code, 1);
+      assert.match(r.out, /data: not writable \(EROFS/);
+    } finally {
+      spawnSync("umount", [data]);
+      cleanup(t.root);
+    }
+  },
+);
+
+test("unwritable dir by permissions: exit 1 (as nobody when we are root)", async () => {
+  const t = tree();
+  const asRoot = process.getuid?.() === 0;
+  const dirs = [
+    t.env.CODEX_HOME,
+    t.env.CODEX_SESSIONS_ROOT,
+    join(t.env.CODEX_HOME, "queue"),
+    join(t.env.CODEX_HOME, "git-state"),
+    t.env.CODEX_DATA_DIR,
+    t.env.CODEX_LOG_DIR,
+    t.env.HOME,
+  ];
+  for (const d of dirs) chmodSync(d, 0o777);
+  chmodSync(t.env.CODEX_LOG_DIR, 0o555);
+  let r: { code: number | null; out: string };
+  if (asRoot) {
+    // Root writes through any mode bits: drop to nobody for a real permission failure.
+    const p = spawnSync(
+      "setpriv",
+      [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        process.execPath,
+        "--import",
+        "tsx",
+        join(repoRoot, "scripts", "healthcheck.ts"),
+      ],
+      {
+        cwd: repoRoot,
+        env: { PATH: process.env.PATH, ...t.env },
+        encoding: "utf8",
+        timeout: 60_000,
+      },
+    );
+    r = { code: p.status, out: p.stdout + p.stderr };
+  } else {
+    r = await check(t.env);
+  }
+  assert.is(r.code, 1, r.out);
+  assert.match(r.out, /logs: not writable \(EACCES/);
+  assert.not.match(r.out, /home: not writable/);
+  cleanup(t.root);
+});
+
+test("not enough free space: exit 1", async () => {
+  const t = tree();
+  const r = await check({ ...t.env, CODEX_MIN_FREE_BYTES: String(Number.MAX_SAFE_INTEGER) });
+  assert.is(r.code, 1);
+  assert.match(r.out, /bytes free, below/);
+  cleanup(t.root);
+});
+
+test("dead service: a recorded PID that has exited gives exit 1", async () => {
+  const t = tree();
+  const dead = spawn(process.execPath, ["-e", "0"]);
+  await new Promise((r) => dead.once("exit", r));
+  writeState(join(t.env.CODEX_HOME, "run", "services.json"), {
+    version: 1,
+    mode: "start",
+    entrypointPid: process.pid,
+    updatedAt: new Date().toISOString(),
+    services: [{ name: "mcp", pid: dead.pid as number }],
+  });
+  const r = await check(t.env);
+  assert.is(r.code, 1);
+  assert.match(
+    r.out,
+    new RegExp(`^fail\\s+services\\s+mcp \\(pid ${dead.pid}\\) is not running`, "m"),
+  );
+  cleanup(t.root);
+});
+
+test("closed port: a live service whose port refuses connections gives exit 1; open, it passes", async () => {
+  const t = tree();
+  const srv = createServer().listen(0, "127.0.0.1");
+  await new Promise((r) => srv.once("listening", r));
+  const addr = srv.address();
+  const open = typeof addr === "object" && addr ? addr.port : 0;
+  const closed = await freePort();
+  const state = (port: number) =>
+    writeState(join(t.env.CODEX_HOME, "run", "services.json"), {
+      version: 1,
+      mode: "start",
+      entrypointPid: process.pid,
+      updatedAt: new Date().toISOString(),
+      services: [{ name: "metrics", pid: process.pid, port, host: "0.0.0.0" }],
+    });
+  state(open);
+  const ok = await check(t.env);
+  assert.is(ok.code, 0, ok.out);
+  assert.match(ok.out, new RegExp(`metrics pid ${process.pid} :${open}`));
+  state(closed);
+  const r = await check(t.env);
+  assert.is(r.code, 1);
+  assert.match(
+    r.out,
+    new RegExp(`metrics port 127\\.0\\.0\\.1:${closed} refused \\(ECONNREFUSED\\)`),
+  );
+  srv.close();
+  cleanup(t.root);
+});
+
+test("a corrupt state file is a failure, not a crash", async () => {
+  const t = tree();
+  mkdirSync(join(t.env.CODEX_HOME, "run"));
+  writeFileSync(join(t.env.CODEX_HOME, "run", "services.json"), "{");
+  const r = await check(t.env);
+  assert.is(r.code, 1);
+  assert.match(r.out, /services\.json: corrupt JSON/);
+  cleanup(t.root);
+});
+
+test("a hung check times out alone and the command still ends: exit 1", async () => {
+  const t = tree();
+  const bin = join(t.root, "bin");
+  mkdirSync(bin);
+  writeFileSync(join(bin, "git"), "#!/bin/sh\nexec sleep 30\n");
+  chmodSync(join(bin, "git"), 0o755);
+  const t0 = Date.now();
+  const r = await check({
+    ...t.env,
+    PATH: `${bin}:${process.env.PATH}`,
+    HEALTH_CHECK_TIMEOUT: "1",
+  });
+  assert.is(r.code, 1);
+  assert.ok(Date.now() - t0 < 20_000, "healthcheck hung");
+  assert.match(r.out, /^fail\s+git\s+timed out after 1000 ms/m);
+  assert.match(r.out, /^ok\s+filesystem/m);
+  cleanup(t.root);
+});
+
+test("no git on PATH fails tools; no gh is only a warning", async () => {
+  const t = tree();
+  const bin = join(t.root, "bin");
+  mkdirSync(bin);
+  symlinkSync(process.execPath, join(bin, "node"));
+  const r = await check({ ...t.env, PATH: bin });
+  assert.is(r.code, 1);
+  assert.match(r.out, /^fail\s+tools\s+missing on PATH: git/m);
+  const ok = await check(t.env);
+  assert.match(ok.out, /^(warn\s+tools\s+node, git found; gh missing|ok\s+tools)/m);
+  cleanup(t.root);
+});
+
+test("bad environment: exit 1 naming the variable", async () => {
+  const r = await check({
+    CODEX_HOME: "/tmp/x",
+    CODEX_SESSIONS_ROOT: "/tmp/y",
+    HEALTH_CHECK_TIMEOUT: "forever",
+  });
+  assert.is(r.code, 1);
+  assert.match(r.out, /^fail\s+env\s+HEALTH_CHECK_TIMEOUT: must be a number of seconds/m);
+});
+
+test.run();

@@ -1,0 +1,130 @@
+import { spawnSync } from "node:child_process";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { parseCli, UsageError } from "../../../ci/cli.js";
+import { setWriter } from "../../../ci/log.js";
+import { main } from "../../../ci/main.js";
+import { selectStages, waves } from "../../../ci/plan.js";
+
+const names = (s: ReturnType<typeof selectStages>) => s.map((x) => x.stage);
+
+test("all stages by default, dependencies first", () => {
+  const s = selectStages([], []);
+  assert.equal(names(s), ["lint", "test", "build", "scan", "deploy"]);
+  assert.equal(s.find((x) => x.stage === "deploy")?.needs, ["build", "scan", "test"]);
+  assert.equal(waves(s), [["lint", "test", "build"], ["scan"], ["deploy"]]);
+});
+
+test("named stages pull in what they need", () => {
+  const s = selectStages(["scan"], []);
+  assert.equal(names(s), ["build", "scan"]);
+  assert.is(s[0]?.pulledInBy, "scan");
+  assert.equal(names(selectStages(["deploy"], [])), ["test", "build", "scan", "deploy"]);
+  assert.equal(names(selectStages(["test", "lint"], [])), ["lint", "test"]);
+});
+
+test("--skip removes a stage and its edge", () => {
+  const s = selectStages(["deploy"], ["scan"]);
+  assert.equal(names(s), ["test", "build", "deploy"]);
+  assert.equal(s.at(-1)?.needs, ["build", "test"]);
+  assert.equal(waves(s), [["test", "build"], ["deploy"]]);
+});
+
+test("the CLI parses lists and rejects bad values", () => {
+  const o = parseCli([
+    "lint",
+    "test",
+    "--node",
+    "20,22",
+    "--only",
+    "unit",
+    "--skip",
+    "scan",
+    "--fail-fast",
+  ]);
+  assert.equal(o.stages, ["lint", "test"]);
+  assert.equal(o.node, ["20", "22"]);
+  assert.equal(o.only, ["unit"]);
+  assert.equal(o.skip, ["scan"]);
+  assert.ok(o.failFast);
+  assert.is(o.engine, "auto");
+  assert.is(parseCli(["images", "--offline"]).command, "images");
+  for (const bad of [
+    ["lnt"],
+    ["--engine", "podman"],
+    ["--node", "x"],
+    ["--platform", "amd64"],
+    ["--only", "smoke"],
+    ["--nope"],
+  ])
+    assert.throws(
+      () => parseCli(bad),
+      (e: Error) => e instanceof UsageError,
+    );
+});
+
+test("--plan prints waves, dependencies and containers without running anything", async () => {
+  let out = "";
+  setWriter((t) => {
+    out += t;
+  });
+  try {
+    const code = await main([
+      "lint",
+      "test",
+      "--plan",
+      "--node",
+      "22",
+      "--only",
+      "unit,e2e",
+      "--engine",
+      "docker",
+    ]);
+    assert.is(code, 0);
+  } finally {
+    setWriter((t) => process.stdout.write(t));
+  }
+  assert.match(out, /wave 1 \(in parallel\): lint, test\n/);
+  assert.match(
+    out,
+    /test \(no dependencies\)\n {2}node22\/unit: node:22-bookworm-slim\n {4}\$ npm ci --prefer-offline\n {4}\$ npm run --silent test:unit\n/,
+  );
+  // e2e runs on Node 24 only by default, so --node 22 leaves no e2e cell.
+  assert.not.match(out, /e2e/);
+  assert.match(out, /lint \(no dependencies\)\n {2}node: node:24-bookworm-slim\n/);
+});
+
+test("usage and config errors exit 2 with a message", () => {
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", "ci/main.ts", ...args], { encoding: "utf8" });
+  const usage = run(["--engine", "podman"]);
+  assert.is(usage.status, 2);
+  assert.match(usage.stderr, /--engine: unknown value "podman"/);
+  const config = run(["--config", "ci/missing.yaml", "--plan"]);
+  assert.is(config.status, 2);
+  assert.match(config.stderr, /ci\/missing\.yaml:1:1/);
+  const help = run(["--help"]);
+  assert.is(help.status, 0);
+  assert.match(help.stdout, /--engine dagger\|docker\|auto/);
+});
+
+test("without a Dagger session or CLI, --engine dagger fails fast with what to do", () => {
+  const t0 = Date.now();
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: "/usr/bin:/bin" };
+  delete env.DAGGER_SESSION_PORT;
+  delete env._EXPERIMENTAL_DAGGER_CLI_BIN;
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "ci/main.ts", "lint", "--engine", "dagger"],
+    {
+      encoding: "utf8",
+      env,
+    },
+  );
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /Install the Dagger CLI/);
+  assert.match(r.stderr, /--engine docker/);
+  assert.ok(Date.now() - t0 < 10_000); // tsx startup included; the check itself is instant
+});
+
+test.run();

@@ -1,0 +1,44 @@
+/** Scratch PATH directories with stand-in executables, and a doctor context around them. */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../../ci/config.js";
+import type { DoctorContext } from "../../../ci/doctor/check.js";
+
+const made: string[] = [];
+process.on("exit", () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh empty directory for a PATH, removed when the test process exits. */
+export function pathDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "doctor-path-"));
+  made.push(dir);
+  return dir;
+}
+
+/** Writes an executable `name` into `dir` that runs the given sh `body` (with "$@" as its arguments). */
+export function fakeBin(dir: string, name: string, body: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, `#!/bin/sh\n${body}\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+/** A context whose PATH is only `dir`, on a Linux x64 Debian host, with no network unless given. */
+export async function contextFor(
+  dir: string,
+  over: Partial<DoctorContext> = {},
+): Promise<DoctorContext> {
+  return {
+    env: { PATH: dir },
+    config: await loadConfig(),
+    host: { linux: true, debian: true, root: false, arch: "x64" },
+    binfmtDir: join(dir, "no-binfmt"),
+    npmRegistry: "https://127.0.0.1:9/",
+    netTimeoutMs: 1000,
+    policyRcD: join(dir, "policy-rc.d"),
+    dockerdLog: join(dir, "dockerd.log"),
+    ...over,
+  };
+}

@@ -1,0 +1,92 @@
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createCollector } from "../../../scripts/lib/collector.js";
+import { parseEnv } from "../../../scripts/lib/env.js";
+import { createLogger } from "../../../scripts/lib/log.js";
+import { cleanup, sample, tempDir } from "../../helpers/proc.js";
+import { appendMcpLines, generateStore, mcpTotals, storeEnv } from "../../helpers/store.js";
+
+/** A collector over a generated store, with its log lines captured. */
+function setup(spec = { sessions: 30, queue: 4, gitState: 8, mcpLines: 100 }) {
+  const root = tempDir("collector");
+  const totals = generateStore(root, spec);
+  const e = storeEnv(root);
+  const parsed = parseEnv({ ...e, CODEX_MAX_CONCURRENT: "7", CODEX_ENVIRONMENT: "unit" });
+  if (!parsed.ok) throw new Error(parsed.errors.join("; "));
+  const logs: string[] = [];
+  const c = createCollector(
+    parsed.env,
+    "1.2.3",
+    createLogger("metrics", { write: (l) => logs.push(l) }),
+  );
+  return { root, totals, env: e, c, logs, scrape: () => c.registry.metrics() };
+}
+
+test("the store's totals come out as the contract's metrics", async () => {
+  const s = setup();
+  const m = await s.scrape();
+  assert.is(sample(m, 'codex_info{version="1.2.3",environment="unit"}'), 1);
+  assert.is(sample(m, 'codex_sessions{state="running"}'), s.totals.running);
+  assert.is(sample(m, 'codex_sessions{state="completed"}'), s.totals.completed);
+  assert.is(sample(m, 'codex_sessions{state="failed"}'), s.totals.failed);
+  assert.is(sample(m, 'codex_tasks_finished_total{result="completed"}'), s.totals.completed);
+  assert.is(sample(m, "codex_task_duration_seconds_count"), s.totals.completed + s.totals.failed);
+  assert.is(sample(m, "codex_task_duration_seconds_sum"), s.totals.taskDurationSum);
+  assert.is(sample(m, "codex_queue_active_tasks"), 4);
+  assert.is(sample(m, "codex_max_concurrent"), 7);
+  assert.is(sample(m, "codex_mcp_requests_total"), s.totals.mcpRequests);
+  assert.is(sample(m, "codex_mcp_errors_total"), s.totals.mcpErrors);
+  assert.is(sample(m, "codex_mcp_request_duration_seconds_count"), s.totals.mcpRequests);
+  assert.is(sample(m, 'codex_git_operations_total{status="ok"}'), s.totals.gitOk);
+  assert.is(sample(m, 'codex_git_operations_total{status="failed"}'), s.totals.gitFailed);
+  assert.is(sample(m, 'codex_exporter_errors_total{source="sessions"}'), 0);
+  assert.ok(sample(m, "process_start_time_seconds"));
+  assert.not.match(m, /nodejs_active_handles_total/);
+  cleanup(s.root);
+});
+
+test("counters never go down: deleted sessions and git files leave them, gauges follow the store", async () => {
+  const s = setup();
+  await s.scrape();
+  rmSync(s.env.CODEX_SESSIONS_ROOT as string, { recursive: true });
+  rmSync(join(s.env.CODEX_HOME as string, "git-state"), { recursive: true });
+  writeFileSync(s.env.CODEX_MCP_LOG as string, "");
+  const m = await s.scrape();
+  assert.is(sample(m, 'codex_sessions{state="completed"}'), 0);
+  assert.is(sample(m, 'codex_tasks_finished_total{result="completed"}'), s.totals.completed);
+  assert.is(sample(m, 'codex_git_operations_total{status="ok"}'), s.totals.gitOk);
+  assert.is(sample(m, "codex_mcp_requests_total"), s.totals.mcpRequests);
+  assert.is(sample(m, 'codex_exporter_errors_total{source="sessions"}'), 1);
+  // The missing roots are exporter errors, counted once however often we scrape.
+  const again = await s.scrape();
+  assert.is(sample(again, 'codex_exporter_errors_total{source="sessions"}'), 1);
+  assert.is(sample(again, 'codex_exporter_errors_total{source="git-state"}'), 1);
+  assert.is(s.logs.filter((l) => l.includes("cannot list")).length, 2);
+  cleanup(s.root);
+});
+
+test("appends are counted incrementally between scrapes", async () => {
+  const s = setup();
+  await s.scrape();
+  appendMcpLines(s.env.CODEX_MCP_LOG as string, 100, 200);
+  writeFileSync(join(s.env.CODEX_HOME as string, "queue", "extra.running"), "");
+  const m = await s.scrape();
+  assert.is(
+    sample(m, "codex_mcp_requests_total"),
+    s.totals.mcpRequests + mcpTotals(100, 200).requests,
+  );
+  assert.is(sample(m, "codex_queue_active_tasks"), 5);
+  cleanup(s.root);
+});
+
+test("concurrent scrapes share one refresh and agree", async () => {
+  const s = setup();
+  const [a, b] = await Promise.all([s.scrape(), s.scrape()]);
+  assert.is(sample(a ?? "", "codex_mcp_requests_total"), s.totals.mcpRequests);
+  assert.is(sample(b ?? "", "codex_mcp_requests_total"), s.totals.mcpRequests);
+  cleanup(s.root);
+});
+
+test.run();
