@@ -24,6 +24,8 @@ export interface CliOptions {
   platforms?: string[];
   only: TestKind[];
   failFast: boolean;
+  /** Re-run every step even when the engine has its result cached. */
+  noCache: boolean;
   json?: string;
   plan: boolean;
   config: string;
@@ -53,6 +55,7 @@ Options:
   --platform linux/amd64,...   image platforms (overrides the config)
   --only unit,e2e              test kinds to run
   --fail-fast                  stop everything at the first failure
+  --no-cache                   re-run steps whose results the engine has cached
   --json <file>                write a JSON report
   --plan                       print stages, order, dependencies and containers; run nothing
   --config <file>              config file (default ci/pipeline.yaml)
@@ -116,6 +119,7 @@ export function parseCli(argv: string[]): CliOptions {
     platforms,
     only: check("--only", listOf(v.only) ?? [], TEST_KINDS),
     failFast: v["fail-fast"] ?? false,
+    noCache: v["no-cache"] ?? false,
     json: v.json,
     plan: v.plan ?? false,
     config: v.config ?? "ci/pipeline.yaml",
@@ -142,6 +146,7 @@ function parse(argv: string[]) {
       platform: { type: "string", multiple: true },
       only: { type: "string", multiple: true },
       "fail-fast": { type: "boolean" },
+      "no-cache": { type: "boolean" },
       json: { type: "string" },
       plan: { type: "boolean" },
       config: { type: "string" },

@@ -56,6 +56,8 @@ export interface StepResult {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** Served from the engine's cache: the same step on the same inputs passed before (output not replayed). */
+  cached?: boolean;
 }
 
 /** A started service other containers reach by `hostname`. */

@@ -189,7 +189,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const runId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
-  const engine = await openEngine(opts.engine, runId);
+  const engine = await openEngine(opts.engine, runId, { cache: !opts.noCache });
   const abort = new AbortController();
   const interrupt = onInterrupt(engine, abort);
   const t0 = Date.now();
@@ -236,6 +236,8 @@ function onInterrupt(engine: Engine, abort: AbortController): { closing?: Promis
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // A reader that went away (a closed pipe) must not crash the run before it cleans up.
+  for (const s of [process.stdout, process.stderr]) s.on("error", () => {});
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: Error) => {

@@ -6,9 +6,18 @@ import { freePort, get, repoRoot, waitFor } from "../../test/helpers/proc.js";
 
 /** Compiles scripts/ to dist/ so the benchmark measures what the image runs. */
 export function build(): void {
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: repoRoot, stdio: "inherit" });
+  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], {
+    cwd: repoRoot,
+    stdio: "inherit",
+  });
   if (r.status !== 0) throw new Error("npm run build failed");
 }
+
+/** Exporters started here, killed if the benchmark dies half-way so none outlives it. */
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const p of running) p.kill("SIGKILL");
+});
 
 /** A running exporter. */
 export interface Exporter {
@@ -21,9 +30,17 @@ export interface Exporter {
 export async function startExporter(env: Record<string, string>): Promise<Exporter> {
   const port = await freePort();
   const proc = spawn(process.execPath, [join(repoRoot, "dist", "scripts", "metrics.js")], {
-    env: { PATH: process.env.PATH, ...env, CODEX_METRICS_PORT: String(port), CODEX_METRICS_HOST: "127.0.0.1", CODEX_LOG_LEVEL: "warn" },
+    env: {
+      PATH: process.env.PATH,
+      ...env,
+      CODEX_METRICS_PORT: String(port),
+      CODEX_METRICS_HOST: "127.0.0.1",
+      CODEX_LOG_LEVEL: "warn",
+    },
     stdio: ["ignore", "ignore", "inherit"],
   });
+  running.add(proc);
+  proc.once("exit", () => running.delete(proc));
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await get(`${url}/health`)).status === 200, "exporter /health");
   const exit = new Promise<void>((r) => proc.once("exit", () => r()));

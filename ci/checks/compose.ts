@@ -65,11 +65,13 @@ export function checkComposeText(
   const lineOf = (n: Node | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : 1);
   const add = (n: Node | null | undefined, message: string) =>
     problems.push({ file, line: lineOf(n), message });
-  for (const e of doc.errors) problems.push({ file, line: e.linePos?.[0].line ?? 1, message: e.message });
+  for (const e of doc.errors)
+    problems.push({ file, line: e.linePos?.[0].line ?? 1, message: e.message });
   if (doc.errors.length > 0) return problems;
 
   const root = doc.contents;
-  if (!isMap(root)) return [{ file, line: 1, message: "not a compose file (top level is not a mapping)" }];
+  if (!isMap(root))
+    return [{ file, line: 1, message: "not a compose file (top level is not a mapping)" }];
   if (root.has("version"))
     add(root.get("version", true) as Node, "`version:` is obsolete in the Compose spec; remove it");
   const services = root.get("services", true);
@@ -86,7 +88,8 @@ export function checkComposeText(
     const hc = svc.get("healthcheck", true);
     const reason = svc.get("x-healthcheck-reason");
     const test = isMap(hc) ? hc.toJSON().test : undefined;
-    const disabled = isMap(hc) && (hc.get("disable") === true || (Array.isArray(test) && test[0] === "NONE"));
+    const disabled =
+      isMap(hc) && (hc.get("disable") === true || (Array.isArray(test) && test[0] === "NONE"));
     if (isMap(hc) && !disabled && test !== undefined) healthy.add(name);
     else if (typeof reason !== "string" || reason.trim() === "")
       add(
@@ -103,9 +106,13 @@ export function checkComposeText(
     for (const dep of deps.items) {
       const target = String(isScalar(dep.key) ? dep.key.value : dep.key);
       const cond = isMap(dep.value) ? dep.value.get("condition") : undefined;
-      if (!services.has(target)) add(dep.key as Node, `service ${name}: depends_on unknown service ${target}`);
+      if (!services.has(target))
+        add(dep.key as Node, `service ${name}: depends_on unknown service ${target}`);
       else if (cond === "service_healthy" && !healthy.has(target))
-        add(dep.key as Node, `service ${name}: waits for ${target} to be healthy, but ${target} has no healthcheck`);
+        add(
+          dep.key as Node,
+          `service ${name}: waits for ${target} to be healthy, but ${target} has no healthcheck`,
+        );
     }
   }
   return problems;
@@ -133,12 +140,18 @@ function checkPorts(
       ip = portHostIp(spec);
       shown = spec;
       if (!spec.includes(":")) {
-        add(p, `service ${name}: port "${spec}" is published on all interfaces at a random port; bind it to 127.0.0.1`);
+        add(
+          p,
+          `service ${name}: port "${spec}" is published on all interfaces at a random port; bind it to 127.0.0.1`,
+        );
         continue;
       }
     }
     if (PUBLIC.has(ip))
-      add(p, `service ${name}: port "${shown}" binds to all interfaces; use 127.0.0.1 (or pass --allow-public)`);
+      add(
+        p,
+        `service ${name}: port "${shown}" binds to all interfaces; use 127.0.0.1 (or pass --allow-public)`,
+      );
   }
 }
 

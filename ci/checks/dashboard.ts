@@ -108,7 +108,9 @@ export function contractMetrics(markdown: string): MetricSet {
   const section = markdown.split(/^## /m).find((s) => s.startsWith("Metrics")) ?? "";
   for (const row of section.split("\n")) {
     const cells = row.split("|").map((c) => c.trim());
-    const names = [...(cells[1] ?? "").matchAll(/`([a-zA-Z_:][a-zA-Z0-9_:*]*)`/g)].map((m) => m[1] ?? "");
+    const names = [...(cells[1] ?? "").matchAll(/`([a-zA-Z_:][a-zA-Z0-9_:*]*)`/g)].map(
+      (m) => m[1] ?? "",
+    );
     for (const name of names) {
       if (name.endsWith("*")) set.prefixes.push(name.slice(0, -1));
       else if (cells[2] === "histogram")
@@ -136,22 +138,36 @@ export interface DashboardProblem {
 }
 
 /** Runs promtool over every query at once, each as a recording rule in a group named after its panel. */
-export function checkPromql(queries: PanelQuery[], file: string, promtool = "promtool"): DashboardProblem[] {
+export function checkPromql(
+  queries: PanelQuery[],
+  file: string,
+  promtool = "promtool",
+): DashboardProblem[] {
   const groups = queries.map((q) => ({
     name: `panel ${q.panelId} "${q.title}" query ${q.refId}`,
-    rules: [{ record: `dashboard:panel_${String(q.panelId).replace(/\W/g, "_")}_${q.refId.replace(/\W/g, "_")}`, expr: promqlOf(q.expr) }],
+    rules: [
+      {
+        record: `dashboard:panel_${String(q.panelId).replace(/\W/g, "_")}_${q.refId.replace(/\W/g, "_")}`,
+        expr: promqlOf(q.expr),
+      },
+    ],
   }));
   const dir = mkdtempSync(path.join(tmpdir(), "codex-dashboard-"));
   try {
     const rules = path.join(dir, "dashboard-rules.yml");
     writeFileSync(rules, stringify({ groups }));
     const r = spawnSync(promtool, ["check", "rules", rules], { encoding: "utf8" });
-    if (r.error) throw new Error(`${promtool}: ${r.error.message} (install Debian's prometheus package for promtool)`);
+    if (r.error)
+      throw new Error(
+        `${promtool}: ${r.error.message} (install Debian's prometheus package for promtool)`,
+      );
     if (r.status === 0) return [];
     const out = `${r.stdout}${r.stderr}`.replaceAll(rules, path.basename(file));
     return out
       .split("\n")
-      .filter((l) => /group "|could not parse|parse error|FAILED/.test(l) && !/^\s*FAILED:?\s*$/.test(l))
+      .filter(
+        (l) => /group "|could not parse|parse error|FAILED/.test(l) && !/^\s*FAILED:?\s*$/.test(l),
+      )
       .map((l) => ({ file, message: `invalid PromQL: ${l.trim()}` }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -159,7 +175,11 @@ export function checkPromql(queries: PanelQuery[], file: string, promtool = "pro
 }
 
 /** Flags every metric a query names that the given set does not contain. */
-export function checkMetricNames(queries: PanelQuery[], known: MetricSet, file: string): DashboardProblem[] {
+export function checkMetricNames(
+  queries: PanelQuery[],
+  known: MetricSet,
+  file: string,
+): DashboardProblem[] {
   const problems: DashboardProblem[] = [];
   for (const q of queries)
     for (const name of metricNames(q.expr))
@@ -172,7 +192,11 @@ export function checkMetricNames(queries: PanelQuery[], known: MetricSet, file: 
 }
 
 /** Checks one dashboard file against a metric set: JSON, PromQL, metric names. */
-export function checkDashboardFile(file: string, known: MetricSet, promtool = "promtool"): DashboardProblem[] {
+export function checkDashboardFile(
+  file: string,
+  known: MetricSet,
+  promtool = "promtool",
+): DashboardProblem[] {
   let dashboard: unknown;
   try {
     dashboard = JSON.parse(readFileSync(file, "utf8"));
@@ -204,7 +228,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
       : contractMetrics(readFileSync(values.contract, "utf8"));
     const problems = files.flatMap((f) => checkDashboardFile(f, known));
     for (const p of problems) console.error(`${p.file}: ${p.message}`);
-    if (problems.length === 0) console.log(`dashboard: ${files.join(", ")} ok (${values.metrics ?? values.contract})`);
+    if (problems.length === 0)
+      console.log(`dashboard: ${files.join(", ")} ok (${values.metrics ?? values.contract})`);
     process.exit(problems.length ? 1 : 0);
   } catch (e) {
     console.error(`dashboard: ${(e as Error).message}`);

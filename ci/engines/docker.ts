@@ -9,7 +9,8 @@
  * and each step a `docker exec`. Everything made carries the label `codex-ci.run=<runId>` and `close()`
  * removes it by that label. Cache volumes carry `codex-ci.cache=1` instead and persist.
  */
-import { randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -35,6 +36,9 @@ import { StepFailed } from "./errors.js";
 export const RUN_LABEL = "codex-ci.run";
 /** The label of persistent cache volumes. */
 export const CACHE_LABEL = "codex-ci.cache";
+/** Step snapshots: `codex-ci-snapshot:<key>`, labelled with the run name they belong to. */
+export const SNAPSHOT_REPO = "codex-ci-snapshot";
+export const SNAPSHOT_LABEL = "codex-ci.snapshot";
 
 /** A lowercase name fragment Docker accepts. */
 const slug = (s: string) =>
@@ -42,6 +46,31 @@ const slug = (s: string) =>
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, "-")
     .replace(/^-|-$/g, "");
+
+/** Content digest of a source tree: a deterministic tar (names sorted, times and owners zeroed) hashed. */
+function sourceDigest(from: string, exclude: string[]): Promise<string> {
+  return new Promise((ok, fail) => {
+    const h = createHash("sha256");
+    const tar = spawn("tar", [
+      "-C",
+      from,
+      ...exclude.map((e) => `--exclude=${e}`),
+      "--sort=name",
+      "--mtime=@0",
+      "--owner=0",
+      "--group=0",
+      "--numeric-owner",
+      "-cf",
+      "-",
+      ".",
+    ]);
+    tar.stdout.on("data", (d: Buffer) => h.update(d));
+    tar.on("error", fail);
+    tar.on("close", (code) =>
+      code === 0 ? ok(h.digest("hex")) : fail(new Error(`tar of ${from} failed (${code})`)),
+    );
+  });
+}
 
 /** The Docker engine for one pipeline run. */
 class DockerEngine implements Engine {
@@ -54,7 +83,10 @@ class DockerEngine implements Engine {
   private closed = false;
   private closing?: Promise<void>;
 
-  constructor(readonly runId: string) {}
+  constructor(
+    readonly runId: string,
+    private readonly cache: boolean,
+  ) {}
 
   /** The docker CLI, quiet, killed with the run; secrets reach it only through `env`. */
   private docker(
@@ -221,30 +253,122 @@ class DockerEngine implements Engine {
     }
   }
 
-  /** Runs the steps in order in one fresh container, then removes it. */
+  /**
+   * The cache key of a run's starting point, or undefined when it must not be cached: runs that reach the
+   * host daemon or services depend on more than their inputs, and secret env would be committed into images.
+   */
+  private async baseKey(spec: RunSpec): Promise<string | undefined> {
+    if (!this.cache || spec.dockerSocket || spec.services?.length || spec.secretEnv)
+      return undefined;
+    const h = createHash("sha256");
+    h.update(await this.cmd(["image", "inspect", "--format", "{{.Id}}", spec.image]));
+    const fileDigest = (f: string) =>
+      createHash("sha256")
+        .update(readFileSync(resolve(f)))
+        .digest("hex");
+    h.update(
+      JSON.stringify({
+        v: 1,
+        platform: spec.platform,
+        workdir: spec.workdir,
+        env: spec.env,
+        caches: spec.caches,
+        files: spec.files?.map((f) => [f.to, fileDigest(f.from)]),
+        secretFiles: Object.entries(spec.secretFiles ?? {}).map(([p, s]) => [
+          p,
+          s.file !== undefined
+            ? fileDigest(s.file)
+            : createHash("sha256").update(s.value).digest("hex"),
+        ]),
+        source: spec.source && { to: spec.source.to, exclude: spec.source.exclude },
+      }),
+    );
+    if (spec.source)
+      h.update(await sourceDigest(spec.source.from ?? ".", spec.source.exclude ?? []));
+    return h.digest("hex");
+  }
+
+  /** True when a local image has this tag. */
+  private async hasImage(tag: string): Promise<boolean> {
+    return this.cmd(["image", "inspect", "--format", "{{.Id}}", tag]).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Runs the steps in order in one fresh container, then removes it; passing steps are snapshotted for reuse. */
   async run(spec: RunSpec): Promise<RunResult> {
+    const log = spec.log ?? (() => {});
+    const base = await this.baseKey(spec);
+    // Step i's key covers everything before it, like a Dockerfile's layer chain.
+    const keys: string[] = [];
+    for (const step of spec.steps) {
+      const prev = keys.at(-1) ?? base ?? "";
+      keys.push(
+        createHash("sha256")
+          .update(prev)
+          .update(JSON.stringify([step.args, step.env]))
+          .digest("hex"),
+      );
+    }
+    const snapshot = (i: number) => `${SNAPSHOT_REPO}:${(keys[i] ?? "").slice(0, 40)}`;
+    let done = 0;
+    if (base)
+      for (let i = spec.steps.length - 1; i >= 0; i--)
+        if (await this.hasImage(snapshot(i))) {
+          done = i + 1;
+          break;
+        }
+    const steps: StepResult[] = spec.steps.slice(0, done).map((s) => {
+      log(`$ ${s.args.join(" ")}   (cached)`);
+      return { name: s.name, exitCode: 0, stdout: "", stderr: "", durationMs: 0, cached: true };
+    });
+    if (done === spec.steps.length && !spec.outputs) return { steps };
+    const from = done > 0 ? { ...spec, image: snapshot(done - 1), source: undefined } : spec;
     const name = await this.start(
-      spec,
+      from,
       spec.name,
       ["sleep", "86400"],
       spec.signal ? { signal: spec.signal } : {},
     );
+    let clean = true; // snapshot only while every step so far passed
     try {
-      const steps: StepResult[] = [];
-      for (const step of spec.steps) {
+      for (const [i, step] of spec.steps.entries()) {
+        if (i < done) continue;
         if (spec.signal?.aborted) throw new StepFailed(spec.name, step.name, -1, "");
         const r = await this.exec(name, spec, step);
         steps.push(r);
         if (spec.signal?.aborted) throw new StepFailed(spec.name, step.name, -1, "");
         if (r.exitCode !== 0 && !step.allowFailure)
           throw new StepFailed(spec.name, step.name, r.exitCode, `${r.stdout}\n${r.stderr}`);
+        clean &&= r.exitCode === 0;
+        if (base && clean) await this.commit(name, spec.name, snapshot(i));
       }
       for (const [from, to] of Object.entries(spec.outputs ?? {}))
         await this.cmd(["cp", `${name}:${from}`, to]);
       return { steps };
     } finally {
       if (!this.closed) await this.cmd(["rm", "-f", "-v", name]).catch(() => {});
+      if (base) await this.pruneSnapshots(spec.name, new Set(keys.map((_, i) => snapshot(i))));
     }
+  }
+
+  /** Snapshots a container after a passing step (bind mounts and cache volumes are not part of it). */
+  private async commit(name: string, runName: string, tag: string): Promise<void> {
+    await this.cmd(["commit", "--change", `LABEL ${SNAPSHOT_LABEL}=${slug(runName)}`, name, tag]);
+  }
+
+  /** Keeps one chain of snapshots per run name (the latest), so disk use stays bounded. */
+  private async pruneSnapshots(runName: string, keep: Set<string>): Promise<void> {
+    const tags = await this.cmd([
+      "images",
+      "--filter",
+      `label=${SNAPSHOT_LABEL}=${slug(runName)}`,
+      "--format",
+      "{{.Repository}}:{{.Tag}}",
+    ]).catch(() => "");
+    const stale = tags.split("\n").filter((t) => t.startsWith(`${SNAPSHOT_REPO}:`) && !keep.has(t));
+    if (stale.length) await this.cmd(["rmi", ...stale]).catch(() => {});
   }
 
   /** Starts a service on the run's network, reachable by its hostname. */
@@ -365,6 +489,6 @@ class DockerEngine implements Engine {
 }
 
 /** Opens the Docker engine for one run. */
-export async function openDocker(runId: string): Promise<Engine> {
-  return new DockerEngine(runId);
+export async function openDocker(runId: string, opts = { cache: true }): Promise<Engine> {
+  return new DockerEngine(runId, opts.cache);
 }

@@ -22,7 +22,11 @@ export function dockerAnswers(): boolean {
 }
 
 /** Opens the chosen engine, or throws EngineUnavailable saying what to do. */
-export async function openEngine(choice: EngineChoice, runId: string): Promise<Engine> {
+export async function openEngine(
+  choice: EngineChoice,
+  runId: string,
+  opts: { cache: boolean } = { cache: true },
+): Promise<Engine> {
   const kind =
     choice !== "auto"
       ? choice
@@ -37,7 +41,7 @@ export async function openEngine(choice: EngineChoice, runId: string): Promise<E
       throw new EngineUnavailable(
         `--engine docker: the Docker daemon does not answer (${DOCKER_BIN} version failed). Start dockerd, or check DOCKER_HOST.`,
       );
-    return (await import("./docker.js")).openDocker(runId);
+    return (await import("./docker.js")).openDocker(runId, opts);
   }
   throw new EngineUnavailable(
     "--engine auto: no engine available. Install Dagger (https://docs.dagger.io/install) and run " +

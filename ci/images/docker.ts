@@ -5,9 +5,21 @@ import { $, fs, path } from "zx";
 /** Debian's client; the `docker` first on PATH may be a newer client without buildx, which refuses BuildKit builds. */
 export const DOCKER = "/usr/bin/docker";
 
+/** Repository of the temporary tags builds use before the final tags are applied. */
+const TEMP_REPO = "codex-offline-tmp";
+
+/** Removes temporary tags an interrupted run left (call under the cache lock: no other run is building). */
+export async function removeTempTags(): Promise<void> {
+  const r = await $`${DOCKER} images --format ${"{{.Repository}}:{{.Tag}}"} ${TEMP_REPO}`;
+  for (const tag of r.stdout.split("\n").filter(Boolean))
+    await $({ nothrow: true })`${DOCKER} rmi ${tag}`;
+}
+
 /** The os/arch of a local image, or undefined when it is absent. */
 export async function imagePlatform(ref: string): Promise<string | undefined> {
-  const r = await $({ nothrow: true })`${DOCKER} image inspect --format ${"{{.Os}}/{{.Architecture}}"} ${ref}`;
+  const r = await $({
+    nothrow: true,
+  })`${DOCKER} image inspect --format ${"{{.Os}}/{{.Architecture}}"} ${ref}`;
   return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }
 
@@ -36,14 +48,16 @@ export async function buildImage(opts: {
   tags: string[];
 }): Promise<string> {
   const ctx = path.join(opts.workDir, `ctx-${randomBytes(4).toString("hex")}`);
-  const temp = `codex-offline-tmp:${randomBytes(6).toString("hex")}`;
+  const temp = `${TEMP_REPO}:${randomBytes(6).toString("hex")}`;
   try {
     await fs.ensureDir(ctx);
     await fs.writeFile(path.join(ctx, "Dockerfile"), opts.dockerfile);
     for (const [name, src] of Object.entries(opts.files)) {
       await fs.link(src, path.join(ctx, name)).catch(() => fs.copy(src, path.join(ctx, name)));
     }
-    await $({ env: { ...process.env, DOCKER_BUILDKIT: "1" } })`${DOCKER} build --quiet --platform ${opts.platform} -t ${temp} ${ctx}`;
+    await $({
+      env: { ...process.env, DOCKER_BUILDKIT: "1" },
+    })`${DOCKER} build --quiet --platform ${opts.platform} -t ${temp} ${ctx}`;
     const got = await imagePlatform(temp);
     if (got !== opts.platform) throw new Error(`built image is ${got}, expected ${opts.platform}`);
     const replaced = await Promise.all(opts.tags.map(imageId));

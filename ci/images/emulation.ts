@@ -22,7 +22,8 @@ export async function ensureEmulation(arch: DebArch, log: (line: string) => void
       throw new Error(
         `cannot enable ${handler} (${r.stderr.trim() || `exit ${r.exitCode}`}): install qemu-user-static and binfmt-support, and run as root`,
       );
-    if (!(await enabled())) throw new Error(`${handler} still not enabled in ${BINFMT} after update-binfmts`);
+    if (!(await enabled()))
+      throw new Error(`${handler} still not enabled in ${BINFMT} after update-binfmts`);
   }
   return handler;
 }

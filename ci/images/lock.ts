@@ -12,7 +12,10 @@ function alive(pid: number): boolean {
 }
 
 /** Takes `<dir>/.lock` (waiting while a live process holds it, taking it over from a dead one); returns the release function. */
-export async function acquireLock(dir: string, log: (line: string) => void): Promise<() => Promise<void>> {
+export async function acquireLock(
+  dir: string,
+  log: (line: string) => void,
+): Promise<() => Promise<void>> {
   const lock = path.join(dir, ".lock");
   const owner = path.join(lock, "pid");
   let waiting = false;

@@ -26,7 +26,9 @@ async function published(spec: string): Promise<string[]> {
 
 /** The newest Node version of a major (or exact version) published for every arch, so amd64 and arm64 images match. */
 export async function resolveNode(major: string, arches: DebArch[]): Promise<string> {
-  const lists = await Promise.all(arches.map((a) => published(`node-linux-${NPM_ARCH[a]}@${major}`)));
+  const lists = await Promise.all(
+    arches.map((a) => published(`node-linux-${NPM_ARCH[a]}@${major}`)),
+  );
   const common = (lists[0] ?? []).filter((v) => lists.every((l) => l.includes(v)));
   const newest = common.sort(compareVersions).at(-1);
   if (!newest)
@@ -54,7 +56,9 @@ async function packed(cacheDir: string, name: string, version: string): Promise<
     const [file] = (await fs.readdir(dir)).filter((f: string) => f.endsWith(".tgz"));
     if (!file) throw new Error(`npm pack ${name}@${version} wrote no tarball`);
     // Never cache a tarball that is not what was asked for.
-    const manifest = JSON.parse((await $`tar -xzOf ${path.join(dir, file)} package/package.json`).stdout);
+    const manifest = JSON.parse(
+      (await $`tar -xzOf ${path.join(dir, file)} package/package.json`).stdout,
+    );
     if (manifest.name !== name || manifest.version !== version)
       throw new Error(`npm pack ${name}@${version} gave ${manifest.name}@${manifest.version}`);
     await fs.move(path.join(dir, file), tgz, { overwrite: true });

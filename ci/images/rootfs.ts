@@ -64,6 +64,8 @@ export const alertmanagerRootfs: RootfsSpec = {
   versionOf: "prometheus-alertmanager",
   hooks: [
     'install -d -o 65534 -g 65534 "$1/alertmanager"',
+    // Debian calls the binary prometheus-alertmanager; upstream's entrypoint is /bin/alertmanager.
+    'ln -s prometheus-alertmanager "$1/usr/bin/alertmanager"',
     'install -d "$1/etc/alertmanager"',
     'cp "$1/etc/prometheus/alertmanager.yml" "$1/etc/alertmanager/alertmanager.yml"',
   ],
@@ -108,7 +110,9 @@ export async function rootfs(
   // Written under a temporary name and renamed, so a crash never leaves a truncated tarball in the cache.
   const tmp = `${tar}.tmp-${process.pid}`;
   const versionHook = spec.versionOf
-    ? [`--customize-hook=chroot "$1" dpkg-query -W -f='\${Version}' ${spec.versionOf} > ${tmp}.version`]
+    ? [
+        `--customize-hook=chroot "$1" dpkg-query -W -f='\${Version}' ${spec.versionOf} > ${tmp}.version`,
+      ]
     : [];
   const started = Date.now();
   log(`rootfs ${spec.name}/${arch}: mmdebstrap ${SUITE} (minbase) ...`);
@@ -120,6 +124,11 @@ export async function rootfs(
     await fs.rm(tmp, { force: true });
     await fs.rm(`${tmp}.version`, { force: true });
   }
+  // Tarballs of an older recipe for the same image and arch are dead weight now.
+  const stem = `rootfs-${spec.name}-${SUITE}-${arch}-`;
+  for (const f of await fs.readdir(cacheDir))
+    if (f.startsWith(stem) && !f.startsWith(path.basename(tar)))
+      await fs.rm(path.join(cacheDir, f), { force: true });
   const mb = ((await fs.stat(tar)).size / 1e6).toFixed(0);
   log(`rootfs ${spec.name}/${arch}: ${mb} MB in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   return tar;

@@ -16,13 +16,17 @@ export class ImageStepError extends Error {
 /** Several images failed: one line per image and step. */
 export class ImagesFailedError extends Error {
   constructor(readonly failures: Error[]) {
-    super(`${failures.length} offline images failed:\n${failures.map((e) => `  - ${e.message}`).join("\n")}`);
+    super(
+      `${failures.length} offline images failed:\n${failures.map((e) => `  - ${e.message}`).join("\n")}`,
+    );
     this.name = "ImagesFailedError";
   }
 }
 
 /** Awaits every job (so no child process is orphaned), then throws the first failure. */
-export async function all<T extends unknown[]>(jobs: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+export async function all<T extends unknown[]>(
+  jobs: { [K in keyof T]: Promise<T[K]> },
+): Promise<T> {
   const settled = await Promise.allSettled(jobs);
   const failed = settled.find((r) => r.status === "rejected");
   if (failed) throw (failed as PromiseRejectedResult).reason;

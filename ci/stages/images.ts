@@ -8,7 +8,7 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { $, fs, path, within } from "zx";
-import { allPresent, buildImage } from "../images/docker.js";
+import { allPresent, buildImage, removeTempTags } from "../images/docker.js";
 import { ensureEmulation } from "../images/emulation.js";
 import { acquireLock } from "../images/lock.js";
 import { nodeLayer, resolveNode, resolveNpm } from "../images/node.js";
@@ -23,7 +23,7 @@ import {
 } from "../images/rootfs.js";
 import { all, ImagesFailedError, memo, step } from "../images/step.js";
 
-export { ImagesFailedError, ImageStepError } from "../images/step.js";
+export { ImageStepError, ImagesFailedError } from "../images/step.js";
 
 export interface OfflineImagesOptions {
   refs: { node: string; prometheus: string; alertmanager: string }; // from config.images
@@ -59,7 +59,9 @@ export function platformRef(ref: string, platform: string): string {
 function debArch(platform: string): DebArch {
   const arch = ARCHES[platform];
   if (!arch)
-    throw new Error(`platform ${platform}: offline images support ${Object.keys(ARCHES).join(", ")}`);
+    throw new Error(
+      `platform ${platform}: offline images support ${Object.keys(ARCHES).join(", ")}`,
+    );
   return arch;
 }
 
@@ -129,13 +131,18 @@ async function build(opts: OfflineImagesOptions): Promise<void> {
 }
 
 /** Builds the images while holding the cache lock. */
-async function buildLocked(opts: OfflineImagesOptions, cacheDir: string, started: number): Promise<void> {
+async function buildLocked(
+  opts: OfflineImagesOptions,
+  cacheDir: string,
+  started: number,
+): Promise<void> {
   const workDir = path.join(cacheDir, "tmp");
   const log = opts.log;
   // Leftovers of an interrupted run: temporary tarballs and build contexts.
   for (const f of await fs.readdir(cacheDir))
     if (f.includes(".tmp-")) await fs.rm(path.join(cacheDir, f), { recursive: true, force: true });
   await fs.rm(workDir, { recursive: true, force: true });
+  await removeTempTags();
 
   const once = memo<string>();
   const rootfsFor = (spec: RootfsSpec, arch: DebArch) =>
@@ -201,7 +208,13 @@ async function buildLocked(opts: OfflineImagesOptions, cacheDir: string, started
           );
       });
       await step(ref, `docker build (${NATIVE})`, () =>
-        buildImage({ workDir, dockerfile, files: { "rootfs.tar": tar }, platform: NATIVE, tags: [ref] }),
+        buildImage({
+          workDir,
+          dockerfile,
+          files: { "rootfs.tar": tar },
+          platform: NATIVE,
+          tags: [ref],
+        }),
       );
       log(`${ref}: Debian ${spec.versionOf} ${await rootfsPackageVersion(tar)}`);
     },
@@ -258,12 +271,18 @@ async function cli(argv: string[]): Promise<number> {
     },
   });
   if (!values.offline) {
-    console.error("usage: npx tsx ci/stages/images.ts --offline [--force] [--node 20,22,24] [--build-node 24] [--platforms linux/amd64,linux/arm64]");
+    console.error(
+      "usage: npx tsx ci/stages/images.ts --offline [--force] [--node 20,22,24] [--build-node 24] [--platforms linux/amd64,linux/arm64]",
+    );
     return 2;
   }
   const { loadConfig } = await import("../config.js");
   const config = await loadConfig(values.config);
-  const list = (s: string | undefined) => s?.split(",").map((x) => x.trim()).filter(Boolean);
+  const list = (s: string | undefined) =>
+    s
+      ?.split(",")
+      .map((x) => x.trim())
+      .filter(Boolean);
   await offlineImages({
     refs: config.images,
     nodeVersions: list(values.node) ?? config.node,

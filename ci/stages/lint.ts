@@ -43,11 +43,25 @@ export function actionlintStep(root: string): Step[] {
   ];
 }
 
+/** Hook: the compose file check of `ci/checks/compose.ts` (runs with Node) when it and the file exist. */
+export function composeCheckStep(root: string, composeFile: string): Step[] {
+  if (!existsSync(join(root, "ci", "checks", "compose.ts")) || !existsSync(join(root, composeFile)))
+    return [];
+  return [
+    {
+      name: "compose check",
+      args: ["npx", "tsx", "ci/checks/compose.ts", composeFile],
+      allowFailure: true,
+    },
+  ];
+}
+
 /** The checks after `npm ci`, each allowed to fail so all are reported. */
-export const nodeChecks = (root: string): Step[] => [
+export const nodeChecks = (root: string, config: PipelineConfig): Step[] => [
   npmRun("typecheck", true),
   { name: "biome", args: ["npx", "biome", "ci", "--colors=off", "."], allowFailure: true },
   ...actionlintStep(root),
+  ...composeCheckStep(root, config.deploy.composeFile),
 ];
 
 /** The Node lint container on the build's Node version. */
@@ -55,7 +69,7 @@ function nodeLint(ctx: PlanContext): RunSpec {
   return {
     name: "node",
     ...nodeContainer(ctx, ctx.config.image.nodeVersion),
-    steps: [npmCi, ...nodeChecks(ctx.root)],
+    steps: [npmCi, ...nodeChecks(ctx.root, ctx.config)],
   };
 }
 
@@ -105,7 +119,11 @@ async function runOne(ctx: StageContext, spec: RunSpec): Promise<CellResult[]> {
         name: s.name,
         status: s.exitCode === 0 ? "passed" : "failed",
         durationMs: s.durationMs,
-        ...(s.exitCode === 0 ? {} : { detail: `exit code ${s.exitCode}` }),
+        ...(s.exitCode !== 0
+          ? { detail: `exit code ${s.exitCode}` }
+          : s.cached
+            ? { detail: "cached" }
+            : {}),
       }));
   } catch (e) {
     return [

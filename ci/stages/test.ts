@@ -36,14 +36,20 @@ async function runCell(ctx: StageContext, c: MatrixCell, signal: AbortSignal): P
   const name = cellName(c);
   const t0 = Date.now();
   try {
-    await ctx.engine.run({
+    const { steps } = await ctx.engine.run({
       name,
       ...cellContainer(ctx, c),
       steps: cellSteps(c),
       log: ctx.cellLog(name),
       signal,
     });
-    return { name, status: "passed", durationMs: Date.now() - t0 };
+    const cached = steps.every((s) => s.cached);
+    return {
+      name,
+      status: "passed",
+      durationMs: Date.now() - t0,
+      ...(cached ? { detail: "cached" } : {}),
+    };
   } catch (e) {
     const status = signal.aborted ? "skipped" : "failed";
     const detail = signal.aborted ? "cancelled" : (e as Error).message;

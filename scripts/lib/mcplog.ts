@@ -14,12 +14,8 @@ export interface McpLine {
 
 /** Parses one line; counts mirror the design's `grep -c "MCP Request"` and `grep -c "MCP Error"`. */
 export function parseMcpLine(line: string): McpLine {
-  const request = line.includes("MCP Request");
-  const error = line.includes("MCP Error");
-  if (!request) return { request, error };
-  const m = /duration:[ \t]*(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)/.exec(line);
-  const d = m ? Number(m[1]) : Number.NaN;
-  return Number.isFinite(d) ? { request, error, duration: d } : { request, error };
+  const buf = Buffer.from(line, "latin1");
+  return scanLine(buf, 0, buf.length);
 }
 
 /** Receives what was read: counts to add and request durations to observe. */
@@ -29,29 +25,65 @@ export interface McpEvents {
   duration(seconds: number): void;
 }
 
-/** Adds up a block of complete lines; only lines holding "MCP " are parsed, the rest are skipped by indexOf. */
-export function scanMcpText(text: string, events: McpEvents): void {
+const NL = 10;
+
+/**
+ * Adds up the complete lines of buf[0, end). Works on bytes, not strings: a 1,000,000-line log must not
+ * become hundreds of MB of strings. Only lines holding "MCP " are looked at; Buffer#indexOf skips the rest.
+ */
+export function scanMcpBuffer(buf: Buffer, end: number, events: McpEvents): void {
   let requests = 0;
   let errors = 0;
   let pos = 0;
-  for (;;) {
-    const hit = text.indexOf("MCP ", pos);
-    if (hit < 0) break;
-    const start = text.lastIndexOf("\n", hit) + 1;
-    let end = text.indexOf("\n", hit);
-    if (end < 0) end = text.length;
-    const line = parseMcpLine(text.slice(start, end));
+  while (pos < end) {
+    const hit = buf.indexOf("MCP ", pos, "latin1");
+    if (hit < 0 || hit >= end) break;
+    const start = buf.lastIndexOf(NL, hit) + 1;
+    let stop = buf.indexOf(NL, hit);
+    if (stop < 0 || stop > end) stop = end;
+    const line = scanLine(buf, start, stop);
     if (line.request) requests++;
     if (line.error) errors++;
     if (line.duration !== undefined) events.duration(line.duration);
-    pos = end + 1;
+    pos = stop + 1;
   }
   if (requests) events.requests(requests);
   if (errors) events.errors(errors);
 }
 
+/** Classifies the line buf[start, stop). */
+function scanLine(buf: Buffer, start: number, stop: number): McpLine {
+  const request = within(buf, "MCP Request", start, stop);
+  const error = within(buf, "MCP Error", start, stop);
+  if (!request) return { request, error };
+  const d = within(buf, "duration:", start, stop)
+    ? parseDuration(buf, buf.indexOf("duration:", start, "latin1") + 9, stop)
+    : undefined;
+  return d === undefined ? { request, error } : { request, error, duration: d };
+}
+
+/** True when `needle` occurs inside buf[start, stop). */
+function within(buf: Buffer, needle: string, start: number, stop: number): boolean {
+  const i = buf.indexOf(needle, start, "latin1");
+  return i >= 0 && i + needle.length <= stop;
+}
+
+/** Reads a non-negative decimal number (spaces/tabs allowed before it) at buf[i], or undefined. */
+function parseDuration(buf: Buffer, i: number, stop: number): number | undefined {
+  while (i < stop && (buf[i] === 32 || buf[i] === 9)) i++;
+  let j = i;
+  while (j < stop && (buf[j] as number) >= 48 && (buf[j] as number) <= 57) j++;
+  if (j === i) return undefined;
+  if (buf[j] === 46) {
+    j++;
+    while (j < stop && (buf[j] as number) >= 48 && (buf[j] as number) <= 57) j++;
+  }
+  const n = Number(buf.toString("latin1", i, j));
+  return Number.isFinite(n) ? n : undefined;
+}
+
 /** Read size per step; bounds memory whatever the log size. */
-export const CHUNK = 8 * 1024 * 1024;
+export const CHUNK = 4 * 1024 * 1024;
 /** Most bytes read in one scrape; a bigger backlog is caught up over the next scrapes. */
 export const MAX_PER_SCRAPE = 512 * 1024 * 1024;
 /** A line longer than this without a newline is skipped rather than buffered forever. */
@@ -62,6 +94,9 @@ export class McpLogTailer {
   private fd: number | undefined;
   private ino = -1;
   private offset = 0;
+  private skipping = false;
+  // One read buffer for the tailer's life: fresh 8 MiB buffers per read would pile up until the next GC.
+  private readonly buf = Buffer.allocUnsafeSlow(CHUNK);
 
   /** @param path CODEX_MCP_LOG; @param problems where read errors go (source "mcp-log"). */
   constructor(
@@ -101,11 +136,22 @@ export class McpLogTailer {
   private async drain(events: McpEvents, budget: number): Promise<number> {
     if (this.fd === undefined) return 0;
     const size = fstatSync(this.fd).size;
-    if (size < this.offset) this.offset = 0; // Truncated in place (copytruncate): start over.
+    if (size < this.offset) {
+      // Truncated in place (copytruncate): start over.
+      this.offset = 0;
+      this.skipping = false;
+    }
     const start = this.offset;
     while (this.offset < size && this.offset - start < budget) {
-      const buf = readFd(this.fd, this.offset, Math.min(size, this.offset + CHUNK));
+      const buf = readFd(this.fd, this.offset, Math.min(size, this.offset + CHUNK), this.buf);
       if (buf.length === 0) break;
+      if (this.skipping) {
+        // Inside an over-long line: drop bytes up to its end, then read normally from the next line.
+        const nl = buf.indexOf(NL);
+        this.skipping = nl < 0;
+        this.offset += nl < 0 ? buf.length : nl + 1;
+        continue;
+      }
       let used = afterLastNewline(buf);
       if (used === 0) {
         // No newline yet: a half-written line waits for its writer, unless it is absurdly long.
@@ -115,9 +161,10 @@ export class McpLogTailer {
           `${this.path}:longline:${this.offset}`,
           `${this.path}: line at byte ${this.offset} longer than ${MAX_LINE} bytes, skipped`,
         );
+        this.skipping = true;
         used = buf.length;
       } else {
-        scanMcpText(buf.toString("latin1", 0, used), events);
+        scanMcpBuffer(buf, used, events);
       }
       this.offset += used;
       await tick();
@@ -131,5 +178,6 @@ export class McpLogTailer {
     this.fd = undefined;
     this.ino = -1;
     this.offset = 0;
+    this.skipping = false;
   }
 }

@@ -11,9 +11,10 @@ export function readRange(path: string, from: number, to: number): Buffer {
   }
 }
 
-/** Reads bytes [from, to) of an open file descriptor. */
-export function readFd(fd: number, from: number, to: number): Buffer {
-  const buf = Buffer.allocUnsafe(Math.max(0, to - from));
+/** Reads bytes [from, to) of an open file descriptor, into `into` when given (it must be big enough). */
+export function readFd(fd: number, from: number, to: number, into?: Buffer): Buffer {
+  const want = Math.max(0, to - from);
+  const buf = into ? into.subarray(0, want) : Buffer.allocUnsafe(want);
   let got = 0;
   while (got < buf.length) {
     const n = readSync(fd, buf, got, buf.length - got, from + got);

@@ -1,5 +1,5 @@
 /** Session store reader: classifies `cdx-*` sessions from job.log and reads job.meta.json, re-reading only what changed. */
-import { type Dirent, readdirSync, readFileSync, type Stats, statSync } from "node:fs";
+import { readdirSync, readFileSync, type Stats, statSync } from "node:fs";
 import { setImmediate as tick } from "node:timers/promises";
 import { fsError, type Problems } from "./problems.js";
 import { afterLastNewline, readRange } from "./readfile.js";
@@ -72,6 +72,10 @@ interface Session {
   marks: LogMarks;
   /** Excluded from the gauges while its job.log cannot be read. */
   bad: boolean;
+  /** Which of the RECHECK_EVERY scrapes re-checks it once it has finished. */
+  slot: number;
+  /** The last scrape that listed it. */
+  seen: number;
   counted: boolean;
   metaSig?: FileSig;
   durationObserved: boolean;
@@ -79,12 +83,20 @@ interface Session {
 
 /** Largest slice of one job.log scanned in a scrape; the markers are written last, so a huge log is scanned from its tail. */
 export const MAX_LOG_SCAN = 16 * 1024 * 1024;
+/**
+ * A finished session's files are re-checked on one scrape in RECHECK_EVERY (spread evenly over sessions), running
+ * ones on every scrape: finished sessions do not change in practice, and a stat per session per scrape is what
+ * dominates a steady scrape of a big store.
+ */
+export const RECHECK_EVERY = 10;
 /** job.meta.json is small; anything bigger is not metadata. */
 export const MAX_META_BYTES = 1024 * 1024;
 
 /** Reads the session store incrementally; one instance lives as long as the exporter. */
 export class SessionStore {
   private sessions = new Map<string, Session>();
+  private scrape = 0;
+  private nextSlot = 0;
 
   /** @param root CODEX_SESSIONS_ROOT; @param problems where unreadable input is reported (source "sessions"). */
   constructor(
@@ -94,9 +106,10 @@ export class SessionStore {
 
   /** Brings the view up to date: lists sessions, re-reads changed files, reports finishes and durations. */
   async refresh(events: SessionEvents): Promise<void> {
-    let entries: Dirent[];
+    let names: string[];
     try {
-      entries = readdirSync(this.root, { withFileTypes: true });
+      // Names only: Dirent objects for 10,000 entries per scrape are garbage we do not need.
+      names = readdirSync(this.root);
     } catch (e) {
       this.problems.report(
         "sessions",
@@ -106,27 +119,32 @@ export class SessionStore {
       this.sessions.clear();
       return;
     }
-    const present = new Set<string>();
+    const turn = ++this.scrape % RECHECK_EVERY;
     let i = 0;
-    for (const d of entries) {
-      if (!d.name.startsWith("cdx-") || !(d.isDirectory() || d.isSymbolicLink())) continue;
-      present.add(d.name);
-      let s = this.sessions.get(d.name);
+    for (const name of names) {
+      if (!name.startsWith("cdx-")) continue;
+      let s = this.sessions.get(name);
       if (!s) {
         s = {
           offset: 0,
           marks: { done: false, failed: false },
           bad: false,
+          slot: this.nextSlot++ % RECHECK_EVERY,
+          seen: 0,
           counted: false,
           durationObserved: false,
         };
-        this.sessions.set(d.name, s);
+        this.sessions.set(name, s);
+      } else if (s.log && !s.bad && s.durationObserved && s.slot !== turn) {
+        s.seen = this.scrape;
+        continue; // Finished, fully read, and not its turn.
       }
-      this.refreshSession(`${this.root}/${d.name}`, s, events);
+      if (this.refreshSession(`${this.root}/${name}`, s, events)) s.seen = this.scrape;
       // Let /health and other requests through during a first scrape of a big store.
       if (++i % 2000 === 0) await tick();
     }
-    for (const name of this.sessions.keys()) if (!present.has(name)) this.sessions.delete(name);
+    // Sessions not listed this time were removed.
+    for (const [name, s] of this.sessions) if (s.seen !== this.scrape) this.sessions.delete(name);
   }
 
   /** Sessions per state now. */
@@ -136,11 +154,12 @@ export class SessionStore {
     return c;
   }
 
-  /** Updates one session from its job.log and, once finished, its job.meta.json. */
-  private refreshSession(dir: string, s: Session, events: SessionEvents): void {
+  /** Updates one session from its job.log and, once finished, its job.meta.json; false when `dir` is not a session directory. */
+  private refreshSession(dir: string, s: Session, events: SessionEvents): boolean {
     const logPath = `${dir}/job.log`;
     try {
       const st = statSync(logPath, { throwIfNoEntry: false });
+      if (!st && !isDir(dir)) return false; // A stray file named cdx-*, or the session was just removed.
       if (!st) {
         // A session that has not written its log yet is running.
         s.log = undefined;
@@ -153,21 +172,23 @@ export class SessionStore {
       }
       s.bad = false;
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOTDIR") return false; // A stray file named cdx-*.
       s.bad = true;
       this.problems.report(
         "sessions",
         `${logPath}:${fsError(e)}`,
         `${logPath}: unreadable (${fsError(e)}), session skipped`,
       );
-      return;
+      return true;
     }
     const state = sessionState(s.marks);
-    if (state === "running") return;
+    if (state === "running") return true;
     if (!s.counted) {
       s.counted = true;
       events.finished(state);
     }
     if (!s.durationObserved) this.readMeta(`${dir}/job.meta.json`, s, events);
+    return true;
   }
 
   /** Scans the new part of a job.log, or all of it (up to MAX_LOG_SCAN from the end) when it was replaced or truncated. */
@@ -223,6 +244,11 @@ export class SessionStore {
       );
     }
   }
+}
+
+/** True when the path is a directory (following symlinks). */
+function isDir(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }
 
 /** Signature of a file version. */

@@ -70,7 +70,11 @@ process.on("exit", () => {
     }
   }
 });
-for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => process.exit(130)); // the exit handler cleans up
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+  process.once(sig, () => {
+    // Await the async cleanups (engine.close removes build tags), then exit; the exit handler catches the rest.
+    void cleanup().finally(() => process.exit(130));
+  });
 
 /** A temp repo root: a git repo with package.json, docker/ and .trivyignore, so reports/ of the repo is untouched. */
 export function tempRoot(): string {

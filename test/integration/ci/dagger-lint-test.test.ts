@@ -1,5 +1,5 @@
 /** Contract tests: the real Dagger SDK (pinned 0.21.9) against the recording GraphQL server, for lint and test. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -69,6 +69,24 @@ test("lint: node image, source, npm cache volume, CA as secret file, execs in or
   ]);
   assert.ok(lint.every((op) => !op.startsWith("withExec(") || op.includes("expect: ANY")));
   assert.ok(lint[0] === "container", "no platform: lint runs on the host's platform");
+});
+
+test("lint: monitoring checks run in the pinned Prometheus and Alertmanager images", async () => {
+  const { monitoringChecks } = await import("../../../ci/stages/lint.js");
+  const checks = await monitoringChecks(process.cwd());
+  if (checks.length === 0) return; // ci/checks/monitoring.ts not there: nothing to assert
+  const { chains } = await pipeline(["lint"]);
+  for (const [image, tool] of [
+    ["prom/prometheus:v2.42.0", "prometheus"],
+    ["prom/alertmanager:v0.25.0", "alertmanager"],
+  ] as const) {
+    const run = longest(containersFrom(chains, image));
+    const expected = checks
+      .filter((c) => c.image === tool)
+      .map((c) => JSON.stringify(c.args).replaceAll(",", ", "));
+    assert.equal(execs(run), expected, image);
+    assert.ok(run.includes('withWorkdir(path: "/src")'));
+  }
 });
 
 test("test: one container per cell from node:<v>-bookworm-slim; e2e gets the host socket", async () => {

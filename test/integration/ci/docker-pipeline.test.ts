@@ -134,7 +134,17 @@ dockerTest(
   async () => {
     const dir = fixture(passing);
     const summary = join(dir, "summary.md");
-    const args = ["lint", "test", "--node", "22", "--only", "unit", "--json", "report.json"];
+    const args = [
+      "lint",
+      "test",
+      "--node",
+      "22",
+      "--only",
+      "unit",
+      "--json",
+      "report.json",
+      "--no-cache",
+    ];
     const run = cli(dir, args, { GITHUB_STEP_SUMMARY: summary });
     const code = await run.done;
     const out = run.output();
@@ -197,6 +207,33 @@ dockerTest(test, "Ctrl-C leaves no containers, networks or volumes behind", asyn
   assert.is(code, 130, run.output().slice(-2000));
   assert.is(leftovers(runId), "");
 });
+
+dockerTest(
+  test,
+  "an unchanged rerun is served from step snapshots; a changed file runs again",
+  async () => {
+    const dir = fixture(passing.replace("adds", `adds ${process.pid}-${Date.now()}`));
+    const args = ["test", "--node", "22", "--only", "unit"];
+    const first = cli(dir, args);
+    assert.is(await first.done, 0, first.output().slice(-2000));
+    assert.not.match(first.output(), /\(cached\)/);
+    const second = cli(dir, args);
+    assert.is(await second.done, 0, second.output().slice(-2000));
+    assert.match(
+      second.output(),
+      /\[test node22\/unit\] \$ npm run --silent test:unit {3}\(cached\)/,
+    );
+    assert.match(second.output(), /test node22\/unit\s+✔ passed\s+\S+\s+cached/);
+    writeFileSync(
+      join(dir, "test", "add.test.mjs"),
+      passing.replace("adds", `adds again ${Date.now()}`),
+    );
+    const third = cli(dir, args);
+    assert.is(await third.done, 0, third.output().slice(-2000));
+    assert.not.match(third.output(), /\(cached\)/);
+    assert.match(third.output(), /pass 1/);
+  },
+);
 
 test.after(() => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGINT");

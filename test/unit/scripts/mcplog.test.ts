@@ -9,7 +9,7 @@ import {
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { McpLogTailer, parseMcpLine, scanMcpText } from "../../../scripts/lib/mcplog.js";
+import { McpLogTailer, parseMcpLine, scanMcpBuffer } from "../../../scripts/lib/mcplog.js";
 import { Problems } from "../../../scripts/lib/problems.js";
 import { cleanup, tempDir } from "../../helpers/proc.js";
 
@@ -36,9 +36,13 @@ test("parseMcpLine: requests with and without a duration, errors, noise", () => 
   });
 });
 
-test("scanMcpText adds up a block", () => {
+test("scanMcpBuffer adds up a block of lines", () => {
   const got = { requests: 0, errors: 0, durations: [] as number[] };
-  scanMcpText("a MCP Request duration:1\nnoise MCP\nb MCP Error\nc MCP Request duration:0.5\n", {
+  const block = Buffer.from(
+    "a MCP Request duration:1\nnoise MCP\nb MCP Error\nc MCP Request duration:0.5\nd MCP Request duration:9",
+  );
+  // The last, unfinished line is outside `end` and must not count.
+  scanMcpBuffer(block, block.lastIndexOf(10) + 1, {
     requests: (n) => {
       got.requests += n;
     },

@@ -5,6 +5,7 @@ import * as assert from "uvu/assert";
 import { Problems } from "../../../scripts/lib/problems.js";
 import {
   parseMetaDuration,
+  RECHECK_EVERY,
   SessionStore,
   scanJobLog,
   sessionState,
@@ -139,6 +140,26 @@ test("bad data is skipped and reported once: corrupt meta, symlink loop, a dir a
   assert.is(t.reported.length, 4);
   assert.match(t.reported[3] ?? "", /cannot list sessions \(ENOENT\)/);
   assert.equal(t.store.counts(), { running: 0, completed: 0, failed: 0 });
+});
+
+test("a finished session is re-checked within RECHECK_EVERY scrapes; a stray cdx-* file is no session", async () => {
+  const t = setup();
+  session(t.root, "cdx-a", "CONTROL: DONE\n", '{"duration": 1}');
+  writeFileSync(join(t.root, "cdx-stray"), "");
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 0, completed: 1, failed: 0 });
+  appendFileSync(join(t.root, "cdx-a", "job.log"), "Exit Code: 9\n");
+  let scrapes = 0;
+  while (t.store.counts().failed === 0 && scrapes <= RECHECK_EVERY) {
+    await t.refresh();
+    scrapes++;
+  }
+  assert.ok(scrapes <= RECHECK_EVERY, `not seen after ${scrapes} scrapes`);
+  assert.equal(t.store.counts(), { running: 0, completed: 0, failed: 1 });
+  // Counted once, as it first finished.
+  assert.equal(t.finished, ["completed"]);
+  assert.equal(t.reported, []);
+  cleanup(t.root);
 });
 
 test("a huge job.log is scanned from its tail only, and said so once", async () => {

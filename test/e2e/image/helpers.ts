@@ -1,0 +1,83 @@
+/** Shared by the image and stack e2e suites: build the app image once per run, free ports, polling. */
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import { $ } from "zx";
+
+/** Debian's client with BuildKit built in (the v28 client on PATH has no buildx). */
+export const DOCKER = "/usr/bin/docker";
+/** A prefix unique to this test run, so nothing collides with other runs on the same daemon. */
+export const RUN_ID = `i3e2e${process.pid}${randomBytes(3).toString("hex")}`;
+/** The app image tag this run builds and removes. */
+export const IMAGE = `codex-father:${RUN_ID}`;
+/** A marker appended to the build secret; it must never appear in the image. */
+export const SECRET_MARKER = `codex-build-secret-${randomBytes(8).toString("hex")}`;
+
+let built: Promise<void> | undefined;
+
+/** Builds docker/Dockerfile as IMAGE with the host CA bundle (plus the marker) as the npm_ca secret; once per process. */
+export function buildImage(secretFile: string): Promise<void> {
+  built ??= (async () => {
+    await $({
+      quiet: true,
+      env: { ...process.env, DOCKER_BUILDKIT: "1" },
+    })`${DOCKER} build --quiet ${[
+      "--network=host",
+      "--secret",
+      `id=npm_ca,src=${secretFile}`,
+      "--build-arg",
+      "OCI_REVISION=e2e",
+      "--build-arg",
+      `OCI_VERSION=${RUN_ID}`,
+      "-f",
+      "docker/Dockerfile",
+      "-t",
+      IMAGE,
+      ".",
+    ]}`;
+  })();
+  return built;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
+
+/** Polls `fn` until it returns a value other than undefined, or throws after `ms` with `what` and the last state. */
+export async function waitFor<T>(
+  what: string,
+  ms: number,
+  fn: () => Promise<T | undefined>,
+): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end)
+      throw new Error(
+        `timed out after ${ms / 1000}s waiting for ${what}${last ? `: ${String(last)}` : ""}`,
+      );
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** A container's health status ("starting", "healthy", "unhealthy") or its state when it has no healthcheck. */
+export async function health(container: string): Promise<string> {
+  const r = await $({
+    quiet: true,
+    nothrow: true,
+  })`${DOCKER} inspect --format ${"{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}"} ${container}`;
+  return r.stdout.trim();
+}
