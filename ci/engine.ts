@@ -138,7 +138,7 @@ export interface BuildSpec {
   secrets?: Secret[];
   /** Multi-stage target. */
   target?: string;
-  /** Globs left out of the context (beside .dockerignore). */
+  /** Globs left out of the context (Dagger; the Docker engine relies on .dockerignore). */
   exclude?: string[];
   log?: LineSink;
   signal?: AbortSignal;
@@ -175,7 +175,10 @@ export interface Engine {
   run(spec: RunSpec): Promise<RunResult>;
   /** Builds one platform of a Dockerfile. */
   build(spec: BuildSpec): Promise<BuiltImage>;
-  /** Writes the variants as one OCI tarball (a multi-platform index when several). */
+  /**
+   * Writes the variants as one tarball. Dagger: OCI, a multi-platform index when several. Docker engine:
+   * `docker save` (docker-archive, which `docker load` and `trivy image --input` read); call once per platform.
+   */
   exportImage(variants: BuiltImage[], tarPath: string): Promise<void>;
   /** Pushes the variants as one (multi-platform) image; returns the pushed reference with digest. */
   publishImage(variants: BuiltImage[], ref: string, auth?: RegistryAuth): Promise<string>;

@@ -204,8 +204,10 @@ export async function main(argv: string[]): Promise<number> {
     await interrupt.closing;
     return 130;
   }
-  for (const s of opts.skip)
-    stages.push({ stage: s, status: "skipped", durationMs: 0, detail: "--skip" });
+  // Skipped stages that would otherwise have run are listed, so the summary says why they are missing.
+  for (const { stage } of selectStages(opts.stages, []))
+    if (opts.skip.includes(stage))
+      stages.push({ stage, status: "skipped", durationMs: 0, detail: "--skip" });
   const failed = stages.some((s) => s.status === "failed");
   const report: RunReport = {
     runId,

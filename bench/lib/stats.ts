@@ -1,4 +1,5 @@
 /** Small statistics and formatting helpers for the benchmarks. */
+import { availableParallelism, loadavg } from "node:os";
 
 /** The q-quantile (0..1) of a list of numbers, nearest-rank. */
 export function quantile(values: number[], q: number): number {
@@ -16,4 +17,9 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; valu
   const t0 = performance.now();
   const value = await fn();
   return { ms: performance.now() - t0, value };
+}
+
+/** The 1-minute load average and the core count, to read wall times against. */
+export function load(): string {
+  return `load average ${loadavg()[0]?.toFixed(1)} on ${availableParallelism()} cores`;
 }

@@ -1,7 +1,7 @@
 /** Health checks shared by the healthcheck command and the exporter's /ready (node builtins only: no zx, for speed). */
 import { execFile } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
-import { rm, stat, statfs, writeFile } from "node:fs/promises";
+import { mkdir, rmdir, stat, statfs } from "node:fs/promises";
 import { connect } from "node:net";
 import { delimiter, join } from "node:path";
 import { type RuntimeEnv, requiredDirs } from "./env.js";
@@ -26,43 +26,59 @@ export type Check = (env: RuntimeEnv) => Promise<Pick<CheckResult, "status" | "m
 
 const GiB = 1024 ** 3;
 
-/** Every required dir exists and takes a real write, and each has at least CODEX_MIN_FREE_BYTES free. */
+/** Every required dir exists and takes a real write, and each filesystem has at least CODEX_MIN_FREE_BYTES free. */
 export const checkFilesystem: Check = async (env) => {
   const dirs = requiredDirs(env);
   // Async fs so a hung mount trips the check's timeout instead of freezing the process.
-  const found = await Promise.all(
-    dirs.map(async (dir) => ({ dir, problem: await dirProblem(dir), free: await freeBytes(dir) })),
+  const found = await Promise.all(dirs.map(async (dir) => ({ dir, ...(await dirState(dir)) })));
+  const problems = found.flatMap((f) => (f.problem ? [f.problem] : []));
+  // One statfs per filesystem, not per directory: they usually share one or two.
+  const byDev = new Map<number, string>();
+  for (const f of found) if (f.dev !== undefined && !byDev.has(f.dev)) byDev.set(f.dev, f.dir);
+  const free = await Promise.all(
+    [...byDev.values()].map(async (dir) => ({ dir, bytes: await freeBytes(dir) })),
   );
-  const problems: string[] = [];
-  for (const { dir, problem, free } of found) {
-    if (problem) problems.push(problem);
-    else if (free < env.minFreeBytes)
-      problems.push(`${dir}: ${free} bytes free, below ${env.minFreeBytes}`);
-  }
+  for (const f of free)
+    if (f.bytes < env.minFreeBytes)
+      problems.push(`${f.dir}: ${f.bytes} bytes free, below ${env.minFreeBytes}`);
   if (problems.length > 0) return { status: "fail", message: problems.join("; ") };
-  const minFree = Math.min(...found.map((f) => f.free));
+  const minFree = Math.min(...free.map((f) => f.bytes));
   return {
     status: "ok",
     message: `${dirs.length} dirs writable, ${(minFree / GiB).toFixed(1)} GiB free`,
   };
 };
 
-/** Why a directory is unusable, or undefined. A probe file is written because access(W_OK) says yes to root even on read-only mounts. */
+/** Why a directory is unusable, or undefined. */
 export async function dirProblem(dir: string): Promise<string | undefined> {
+  return (await dirState(dir)).problem;
+}
+
+/**
+ * Stats a directory and probes it with a real write (a temp subdirectory, made and removed), because
+ * access(W_OK) says yes to root even on a read-only mount. Returns its device, or the problem.
+ */
+async function dirState(dir: string): Promise<{ dev?: number; problem?: string }> {
+  let dev: number;
   try {
-    if (!(await stat(dir)).isDirectory()) return `${dir}: not a directory`;
+    const st = await stat(dir);
+    if (!st.isDirectory()) return { problem: `${dir}: not a directory` };
+    dev = st.dev;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ENOENT"
-      ? `${dir}: missing`
-      : `${dir}: ${errText(e)}`;
+    return {
+      problem:
+        (e as NodeJS.ErrnoException).code === "ENOENT"
+          ? `${dir}: missing`
+          : `${dir}: ${errText(e)}`,
+    };
   }
   const probe = join(dir, `.healthcheck-${process.pid}-${Date.now()}`);
   try {
-    await writeFile(probe, "", { flag: "wx" });
-    await rm(probe, { force: true });
-    return undefined;
+    await mkdir(probe);
+    await rmdir(probe);
+    return { dev };
   } catch (e) {
-    return `${dir}: not writable (${errText(e)})`;
+    return { dev, problem: `${dir}: not writable (${errText(e)})` };
   }
 }
 

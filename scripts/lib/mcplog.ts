@@ -26,6 +26,10 @@ export interface McpEvents {
 }
 
 const NL = 10;
+const MCP = Buffer.from("MCP ", "latin1");
+const REQUEST = Buffer.from("Request", "latin1");
+const ERROR = Buffer.from("Error", "latin1");
+const DURATION = Buffer.from("duration:", "latin1");
 
 /**
  * Adds up the complete lines of buf[0, end). Works on bytes, not strings: a 1,000,000-line log must not
@@ -36,12 +40,12 @@ export function scanMcpBuffer(buf: Buffer, end: number, events: McpEvents): void
   let errors = 0;
   let pos = 0;
   while (pos < end) {
-    const hit = buf.indexOf("MCP ", pos, "latin1");
+    const hit = buf.indexOf(MCP, pos);
     if (hit < 0 || hit >= end) break;
     const start = buf.lastIndexOf(NL, hit) + 1;
     let stop = buf.indexOf(NL, hit);
     if (stop < 0 || stop > end) stop = end;
-    const line = scanLine(buf, start, stop);
+    const line = scanLine(buf, start, stop, hit);
     if (line.request) requests++;
     if (line.error) errors++;
     if (line.duration !== undefined) events.duration(line.duration);
@@ -51,35 +55,50 @@ export function scanMcpBuffer(buf: Buffer, end: number, events: McpEvents): void
   if (errors) events.errors(errors);
 }
 
-/** Classifies the line buf[start, stop). */
-function scanLine(buf: Buffer, start: number, stop: number): McpLine {
-  const request = within(buf, "MCP Request", start, stop);
-  const error = within(buf, "MCP Error", start, stop);
+/** Classifies the line buf[start, stop), whose first "MCP " is at `hit` (found when not given). */
+function scanLine(
+  buf: Buffer,
+  start: number,
+  stop: number,
+  hit = buf.indexOf(MCP, start),
+): McpLine {
+  let request = false;
+  let error = false;
+  for (let h = hit; h >= 0 && h < stop; h = buf.indexOf(MCP, h + MCP.length)) {
+    if (at(buf, h + MCP.length, REQUEST, stop)) request = true;
+    else if (at(buf, h + MCP.length, ERROR, stop)) error = true;
+  }
   if (!request) return { request, error };
-  const d = within(buf, "duration:", start, stop)
-    ? parseDuration(buf, buf.indexOf("duration:", start, "latin1") + 9, stop)
-    : undefined;
-  return d === undefined ? { request, error } : { request, error, duration: d };
+  const d = buf.indexOf(DURATION, start);
+  const duration = d >= 0 && d < stop ? parseDuration(buf, d + DURATION.length, stop) : undefined;
+  return duration === undefined ? { request, error } : { request, error, duration };
 }
 
-/** True when `needle` occurs inside buf[start, stop). */
-function within(buf: Buffer, needle: string, start: number, stop: number): boolean {
-  const i = buf.indexOf(needle, start, "latin1");
-  return i >= 0 && i + needle.length <= stop;
+/** True when `word` is at buf[i] and ends by `stop`. */
+function at(buf: Buffer, i: number, word: Buffer, stop: number): boolean {
+  if (i + word.length > stop) return false;
+  for (let k = 0; k < word.length; k++) if (buf[i + k] !== word[k]) return false;
+  return true;
 }
 
 /** Reads a non-negative decimal number (spaces/tabs allowed before it) at buf[i], or undefined. */
 function parseDuration(buf: Buffer, i: number, stop: number): number | undefined {
   while (i < stop && (buf[i] === 32 || buf[i] === 9)) i++;
-  let j = i;
-  while (j < stop && (buf[j] as number) >= 48 && (buf[j] as number) <= 57) j++;
-  if (j === i) return undefined;
-  if (buf[j] === 46) {
-    j++;
-    while (j < stop && (buf[j] as number) >= 48 && (buf[j] as number) <= 57) j++;
+  let digits = 0;
+  let scale = 1;
+  let seen = false;
+  let dot = false;
+  for (; i < stop; i++) {
+    const c = buf[i] as number;
+    if (c >= 48 && c <= 57) {
+      digits = digits * 10 + (c - 48);
+      if (dot) scale *= 10;
+      seen = true;
+    } else if (c === 46 && !dot) dot = true;
+    else break;
   }
-  const n = Number(buf.toString("latin1", i, j));
-  return Number.isFinite(n) ? n : undefined;
+  // One division of exact integers: the same double as parsing the decimal text (up to 15 digits).
+  return seen ? digits / scale : undefined;
 }
 
 /** Read size per step; bounds memory whatever the log size. */

@@ -97,6 +97,7 @@ export class SessionStore {
   private sessions = new Map<string, Session>();
   private scrape = 0;
   private nextSlot = 0;
+  private listing: { names: string[]; mtimeMs: number; ino: number; at: number } | undefined;
 
   /** @param root CODEX_SESSIONS_ROOT; @param problems where unreadable input is reported (source "sessions"). */
   constructor(
@@ -108,8 +109,7 @@ export class SessionStore {
   async refresh(events: SessionEvents): Promise<void> {
     let names: string[];
     try {
-      // Names only: Dirent objects for 10,000 entries per scrape are garbage we do not need.
-      names = readdirSync(this.root);
+      names = this.list();
     } catch (e) {
       this.problems.report(
         "sessions",
@@ -117,6 +117,7 @@ export class SessionStore {
         `${this.root}: cannot list sessions (${fsError(e)})`,
       );
       this.sessions.clear();
+      this.listing = undefined;
       return;
     }
     const turn = ++this.scrape % RECHECK_EVERY;
@@ -145,6 +146,21 @@ export class SessionStore {
     }
     // Sessions not listed this time were removed.
     for (const [name, s] of this.sessions) if (s.seen !== this.scrape) this.sessions.delete(name);
+  }
+
+  /**
+   * Names in the sessions root. Reuses the last listing while the directory's mtime is unchanged and was already
+   * over a second old when we listed it (file times are coarse: an entry added in the same tick would be missed).
+   */
+  private list(): string[] {
+    const st = statSync(this.root);
+    const l = this.listing;
+    if (l && l.mtimeMs === st.mtimeMs && l.ino === st.ino && l.at - st.mtimeMs > 1000)
+      return l.names;
+    // Names only: Dirent objects for 10,000 entries per scrape are garbage we do not need.
+    const names = readdirSync(this.root);
+    this.listing = { names, mtimeMs: st.mtimeMs, ino: st.ino, at: Date.now() };
+    return names;
   }
 
   /** Sessions per state now. */

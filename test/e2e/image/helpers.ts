@@ -14,8 +14,11 @@ export const SECRET_MARKER = `codex-build-secret-${randomBytes(8).toString("hex"
 
 let built: Promise<void> | undefined;
 
-/** Builds docker/Dockerfile as IMAGE with the host CA bundle (plus the marker) as the npm_ca secret; once per process. */
-export function buildImage(secretFile: string): Promise<void> {
+/** Builds docker/Dockerfile as IMAGE with the given file as the npm_ca secret, unless this process already did and it is still there. */
+export async function buildImage(secretFile: string): Promise<void> {
+  const present =
+    (await $({ quiet: true, nothrow: true })`${DOCKER} image inspect ${IMAGE}`).exitCode === 0;
+  if (!present) built = undefined; // an earlier suite removed it
   built ??= (async () => {
     await $({
       quiet: true,

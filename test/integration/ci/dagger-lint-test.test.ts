@@ -1,5 +1,5 @@
 /** Contract tests: the real Dagger SDK (pinned 0.21.9) against the recording GraphQL server, for lint and test. */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -42,6 +42,13 @@ const execs = (chain: string[]) =>
 
 /** The longest chain (the last step's) of each distinct container. */
 const longest = (chains: string[][]) => chains.reduce((a, b) => (b.length > a.length ? b : a), []);
+
+test("the contract is recorded against the pinned SDK 0.21.9", () => {
+  const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+  const sdk = JSON.parse(readFileSync("node_modules/@dagger.io/dagger/package.json", "utf8"));
+  assert.is(pkg.devDependencies["@dagger.io/dagger"], "0.21.9");
+  assert.is(sdk.version, "0.21.9");
+});
 
 test("lint: node image, source, npm cache volume, CA as secret file, execs in order", async () => {
   const { code, queries, chains, rec } = await pipeline(["lint"]);

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { pidAlive } from "../../../scripts/lib/checks.js";
+import { pidAlive, tcpProbe } from "../../../scripts/lib/checks.js";
 import { parseLogLine } from "../../../scripts/lib/log.js";
 import { readState, type ServicesState } from "../../../scripts/lib/state.js";
 import {
@@ -98,7 +98,16 @@ async function startServices(b: Box): Promise<{ s: Started; state: ServicesState
     async () => (await get(`http://127.0.0.1:${b.env.CODEX_METRICS_PORT}/health`)).status === 200,
     "exporter up",
   );
+  if (b.env.CODEX_MCP_COMMAND) await mcpListening(b);
   return { s, state };
+}
+
+/** Waits until the MCP stand-in accepts connections: by then its signal handlers are installed. */
+async function mcpListening(b: Box): Promise<void> {
+  await waitFor(
+    async () => (await tcpProbe("127.0.0.1", Number(b.env.MCP_SERVER_PORT), 1000)) === undefined,
+    "MCP stand-in listening",
+  );
 }
 
 /** Waits for the entrypoint to exit and returns its code and the time it took. */
@@ -272,6 +281,7 @@ test("mcp-only: the MCP command alone, supervised, recorded, SIGINT forwarded", 
     state.services.map((x) => x.name),
     ["mcp"],
   );
+  await mcpListening(b);
   s.proc.kill("SIGINT");
   assert.is(await exited(s, "after SIGINT"), 130);
   assert.is(readFileSync(b.marker, "utf8"), "INT");
