@@ -72,6 +72,9 @@ try {
     HOME: join(root, "user"),
     ...e,
     CODEX_MIN_FREE_BYTES: "1024",
+    // As in the image: the identity comes from the environment, which the entrypoint wrote to git.
+    GIT_USER_NAME: "B",
+    GIT_USER_EMAIL: "b@example.com",
   };
   const hc = [join(repoRoot, "dist", "scripts", "healthcheck.js")];
   const before = load();

@@ -104,6 +104,11 @@ export interface RunSpec extends ContainerSpec {
   log?: LineSink;
   /** Aborts the run (Ctrl-C, --fail-fast); the engine kills and removes its container. */
   signal?: AbortSignal;
+  /**
+   * Let the Docker engine reuse snapshots of identical passing steps, as Dagger caches identical execs.
+   * Leave off when a result depends on more than the inputs (network, a DB in a cache volume, the host daemon).
+   */
+  reuse?: boolean;
 }
 
 /** What a run gives back when every step passed (or was allowed to fail). */

@@ -18,8 +18,13 @@ export const SOURCE_EXCLUDE = [
 export const CA_PATH = "/run/secrets/npm_ca";
 
 /** The source at /src, npm's cache on the named volume, and the CA bundle as a secret file when given. */
-export function nodeContainer(ctx: PlanContext, version: string, workdir = "/src"): ContainerSpec {
+export function nodeContainer(
+  ctx: PlanContext,
+  version: string,
+  workdir = "/src",
+): ContainerSpec & { reuse: boolean } {
   return {
+    reuse: true, // npm ci, type-check, lint and tests depend only on the source, lockfile and image
     image: nodeImage(ctx.config, version),
     source: { from: ctx.root, to: workdir, exclude: SOURCE_EXCLUDE },
     workdir,

@@ -60,7 +60,11 @@ class DaggerEngine implements Engine {
   private readonly built = new Map<string, Container>();
   private readonly secrets = new Map<Secret, Promise<DaggerSecret>>();
 
-  constructor(private readonly release: () => Promise<void>) {}
+  constructor(
+    private readonly release: () => Promise<void>,
+    /** Set with --no-cache: an env value unique to the run, so Dagger re-runs every exec. */
+    private readonly cacheBuster?: string,
+  ) {}
 
   /** A Dagger secret: plaintext only ever goes through `setSecret`. */
   private secret(s: Secret): Promise<DaggerSecret> {
@@ -98,6 +102,7 @@ class DaggerEngine implements Engine {
     }
     if (spec.dockerSocket)
       c = c.withUnixSocket(DOCKER_SOCKET, dag.host().unixSocket(DOCKER_SOCKET));
+    if (this.cacheBuster) c = c.withEnvVariable("CODEX_CI_CACHE_BUSTER", this.cacheBuster);
     const workdir = spec.workdir ?? spec.source?.to;
     return workdir ? c.withWorkdir(workdir) : c;
   }
@@ -200,7 +205,9 @@ class DaggerEngine implements Engine {
 }
 
 /** Opens one Dagger connection for the run; `close()` on the engine ends it. */
-export async function openDagger(): Promise<Engine> {
+export async function openDagger(
+  opts: { cache: boolean; runId: string } = { cache: true, runId: "" },
+): Promise<Engine> {
   ensureDaggerReachable();
   let release!: () => void;
   const released = new Promise<void>((r) => {
@@ -217,8 +224,11 @@ export async function openDagger(): Promise<Engine> {
     );
     session.catch(fail);
   });
-  return new DaggerEngine(async () => {
-    release();
-    await session.catch(() => {});
-  });
+  return new DaggerEngine(
+    async () => {
+      release();
+      await session.catch(() => {});
+    },
+    opts.cache ? undefined : opts.runId,
+  );
 }

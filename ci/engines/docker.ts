@@ -75,7 +75,8 @@ function sourceDigest(from: string, exclude: string[]): Promise<string> {
 /** The Docker engine for one pipeline run. */
 class DockerEngine implements Engine {
   readonly name = "docker" as const;
-  private readonly secretDir = mkdtempSync(join(tmpdir(), "codex-ci-secrets-"));
+  /** Private temp dir for secret values, made on first use and removed by close(). */
+  private secretDir?: string;
   private readonly procs = new Set<ProcessPromise>();
   private readonly buildTags = new Set<string>();
   private network?: Promise<string>;
@@ -130,6 +131,7 @@ class DockerEngine implements Engine {
   /** A host file holding the secret, for a read-only bind mount (a value is written to a private temp dir). */
   private secretFile(s: Secret): string {
     if (s.file !== undefined) return resolve(s.file);
+    this.secretDir ??= mkdtempSync(join(tmpdir(), "codex-ci-secrets-"));
     const path = join(this.secretDir, `${slug(s.name)}-${randomBytes(4).toString("hex")}`);
     writeFileSync(path, s.value, { mode: 0o600 });
     return path;
@@ -258,7 +260,7 @@ class DockerEngine implements Engine {
    * host daemon or services depend on more than their inputs, and secret env would be committed into images.
    */
   private async baseKey(spec: RunSpec): Promise<string | undefined> {
-    if (!this.cache || spec.dockerSocket || spec.services?.length || spec.secretEnv)
+    if (!this.cache || !spec.reuse || spec.dockerSocket || spec.services?.length || spec.secretEnv)
       return undefined;
     const h = createHash("sha256");
     h.update(await this.cmd(["image", "inspect", "--format", "{{.Id}}", spec.image]));
@@ -484,7 +486,7 @@ class DockerEngine implements Engine {
     const volumes = await q(["volume", "ls", "-q", ...filter]);
     if (volumes.length) await this.cmd(["volume", "rm", "-f", ...volumes]).catch(() => {});
     if (this.buildTags.size) await this.cmd(["rmi", ...this.buildTags]).catch(() => {});
-    rmSync(this.secretDir, { recursive: true, force: true });
+    if (this.secretDir) rmSync(this.secretDir, { recursive: true, force: true });
   }
 }
 

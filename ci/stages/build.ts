@@ -13,7 +13,7 @@ import {
   looksLikeNoEmulation,
   nativePlatform,
 } from "../build/emulation.js";
-import { type BuildManifest, writeManifest } from "../build/manifest.js";
+import { type BuildManifest, manifestPath, writeManifest } from "../build/manifest.js";
 import { imageTags, labelArgs, type SourceFacts, sourceFacts } from "../build/metadata.js";
 import { pushTarget } from "../build/registry.js";
 import { nodeImage } from "../config.js";
@@ -61,7 +61,7 @@ async function buildPlatform(
     throw new Error(emulationHint(platform));
   try {
     return await ctx.engine.build({
-      context: ".",
+      context: ctx.root,
       dockerfile: DOCKERFILE,
       platform,
       buildArgs: { ...args, NODE_IMAGE: await baseImage(ctx, platform) },
@@ -113,6 +113,8 @@ async function cell<T>(
 
 /** The stage. */
 export const run: StageFn = async (ctx) => {
+  // A failed build must not leave the last build's record for scan or deploy to pick up.
+  await rm(manifestPath(ctx.root), { force: true });
   const facts = await sourceFacts(ctx.root);
   const tags = imageTags(ctx.config.image.tags, facts);
   const name = ctx.config.image.name;

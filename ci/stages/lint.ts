@@ -94,6 +94,7 @@ function monitoringRuns(
 ): RunSpec[] {
   const images = [...new Set(checks.map((c) => c.image))];
   return images.map((img) => ({
+    reuse: true,
     name: img,
     image: config.images[img],
     source: { from: root, to: "/src", exclude: SOURCE_EXCLUDE },

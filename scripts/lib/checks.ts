@@ -117,9 +117,13 @@ export function onPath(tool: string, path = process.env.PATH ?? ""): boolean {
 
 /** git answers with its version; no configured user is a warning. */
 export const checkGit: Check = async (env) => {
+  // The entrypoint writes GIT_USER_NAME/EMAIL into the global config: with both set, one spawn is enough.
+  const fromEnv = !!(env.gitUserName && env.gitUserEmail);
   const [version, user] = await Promise.all([
     run("git", ["--version"], env.checkTimeoutMs),
-    run("git", ["config", "--get-regexp", "^user\\.(name|email)$"], env.checkTimeoutMs),
+    fromEnv
+      ? { code: 0, out: "user.name\nuser.email\n" }
+      : run("git", ["config", "--get-regexp", "^user\\.(name|email)$"], env.checkTimeoutMs),
   ]);
   if (version.code !== 0)
     return {
@@ -201,6 +205,7 @@ export function tcpProbe(
 ): Promise<string | undefined> {
   return new Promise((resolve) => {
     const sock = connect({ host, port });
+    /** Settles once, closing the socket. */
     const done = (why: string | undefined) => {
       sock.destroy();
       resolve(why);

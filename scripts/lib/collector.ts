@@ -55,6 +55,7 @@ export function createCollector(env: RuntimeEnv, version: string, log: Logger): 
 
   // All collect() calls of one scrape (and overlapping scrapes) share one refresh.
   let inflight: Promise<void> | undefined;
+  /** The refresh in flight, or a new one. */
   const refresh = (): Promise<void> => {
     inflight ??= doRefresh().finally(() => {
       inflight = undefined;

@@ -96,6 +96,7 @@ export function supervise(specs: ServiceSpec[], opts: SuperviseOptions): Promise
       resolve(result ?? 0);
     };
 
+    /** Handles a signal sent to us: pass HUP through, stop on TERM/INT, SIGKILL on the second one. */
     const onSignal = (sig: NodeJS.Signals) => {
       if (sig === "SIGHUP" || (sig === "SIGINT" && opts.interactive)) {
         // HUP means "reload" to many servers; interactive children got SIGINT from the terminal.
@@ -145,6 +146,7 @@ export function supervise(specs: ServiceSpec[], opts: SuperviseOptions): Promise
       }
       // A service is done when its whole process group is (a shell wrapper may exit before its server).
       const pid = c.proc.pid;
+      /** Marks the child gone for good. */
       const finish = () => {
         c.exited = true;
         maybeDone();

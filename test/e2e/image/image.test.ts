@@ -131,7 +131,8 @@ dockerTest(
     );
     // 0, or 143 (terminated by the forwarded SIGTERM); 137 would mean it had to be killed.
     assert.ok(code === 0 || code === 143, `exit code ${code}`);
-    assert.ok(stopMs < 5000, `docker stop took ${stopMs} ms`);
+    // Quick means SIGTERM was handled: done well before the 10 s grace period that ends in SIGKILL.
+    assert.ok(stopMs < 8000, `docker stop took ${stopMs} ms (grace period 10 s)`);
   },
 );
 

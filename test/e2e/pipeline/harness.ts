@@ -76,13 +76,14 @@ for (const sig of ["SIGINT", "SIGTERM"] as const)
     void cleanup().finally(() => process.exit(130));
   });
 
-/** A temp repo root: a git repo with package.json, docker/ and .trivyignore, so reports/ of the repo is untouched. */
+/** A temp repo root: a git repo with the build context, docker/ and .trivyignore, so reports/ of the repo is untouched. */
 export function tempRoot(): string {
   const root = mkdtempSync(join(tmpdir(), `codex-e2e-${id}-`));
   onCleanup(() => rmSync(root, { recursive: true, force: true }));
-  cpSync(join(repoRoot, "package.json"), join(root, "package.json"));
-  cpSync(join(repoRoot, "docker"), join(root, "docker"), { recursive: true });
-  cpSync(join(repoRoot, ".trivyignore"), join(root, ".trivyignore"));
+  // What the Dockerfile reads (the build context is the root) plus what scan and deploy read.
+  const files = ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json"];
+  for (const f of [...files, ".dockerignore", ".trivyignore", "scripts", "docker"])
+    cpSync(join(repoRoot, f), join(root, f), { recursive: true });
   const git = (...a: string[]) => execFileSync("git", ["-C", root, ...a], { stdio: "ignore" });
   git("init", "-q", "-b", "main");
   git("add", ".");

@@ -235,6 +235,24 @@ dockerTest(
   },
 );
 
+dockerTest(
+  test,
+  "an e2e cell reaches the host daemon, with the source at the host path",
+  async () => {
+    const dir = fixture(passing);
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+    // The daemon answers through the mounted socket and the cell's working directory is the host path.
+    pkg.scripts["test:e2e"] =
+      `docker version --format 'server {{.Server.Version}}' && test "$PWD" = "${dir}"`;
+    writeFileSync(join(dir, "package.json"), `${JSON.stringify(pkg, null, 2)}\n`);
+    const run = cli(dir, ["test", "--node", "24", "--only", "e2e"]);
+    const code = await run.done;
+    assert.is(code, 0, run.output().slice(-2000));
+    assert.match(run.output(), /\[test node24\/e2e\] server \d+\.\d+/);
+    assert.is(leftovers(runIdOf(run.output())), "");
+  },
+);
+
 test.after(() => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGINT");
   for (const d of fixtures) rmSync(resolve(d), { recursive: true, force: true });

@@ -38,7 +38,7 @@ test("platformRef gives each platform its own tag", () => {
 
 dockerTest(
   test,
-  "a second run with nothing changed keeps every image and takes seconds",
+  "a second run with nothing changed keeps every image and does no work",
   async () => {
     const config = await loadConfig();
     const opts = {
@@ -61,16 +61,13 @@ dockerTest(
     const before = await Promise.all(refs.map(idOf));
     assert.ok(before.every(Boolean), "all images present after the first run");
     const lines: string[] = [];
-    const t0 = Date.now();
     await offlineImages({ ...opts, log: (l) => lines.push(l) });
-    const ms = Date.now() - t0;
     assert.equal(await Promise.all(refs.map(idOf)), before, "no image was rebuilt");
     assert.ok(lines.filter((l) => l.includes("kept")).length >= 5, lines.join("\n"));
     assert.not.ok(
       lines.some((l) => /built in|mmdebstrap/.test(l)),
       lines.join("\n"),
     );
-    assert.ok(ms < 15_000, `second run took ${ms} ms`);
   },
 );
 
