@@ -38,6 +38,8 @@ export interface PipelineConfig {
     kinds: TestKind[];
     include: MatrixCell[];
     exclude: Partial<MatrixCell>[];
+    /** Debian packages every cell installs before `npm ci`: the tools the suites call (git, promtool…). */
+    packages: string[];
   };
   images: {
     /** Template with "{version}". */
@@ -181,6 +183,7 @@ const schema = obj<Omit<PipelineConfig, "file">>({
     kinds: list(oneOf(TEST_KINDS)),
     include: list(cell, true),
     exclude: list(partialCell, true),
+    packages: list(str("a Debian package name", /^[a-z0-9][a-z0-9+.-]+$/), true),
   }),
   images: obj({
     node: str('an image template containing "{version}"', /\{version\}/),

@@ -28,8 +28,25 @@ export function cellContainer(ctx: PlanContext, c: MatrixCell): ContainerSpec {
   };
 }
 
+/** The Debian tools the suites call, installed before `npm ci` (empty list: no apt steps). */
+export const toolSteps = (packages: string[]): Step[] =>
+  packages.length === 0
+    ? []
+    : [
+        { name: "apt-get update", args: ["apt-get", "update", "-qq"] },
+        {
+          name: "apt-get install",
+          args: ["apt-get", "install", "-y", "-qq", "--no-install-recommends", ...packages],
+          env: { DEBIAN_FRONTEND: "noninteractive" },
+        },
+      ];
+
 /** The steps of one cell. */
-export const cellSteps = (c: MatrixCell): Step[] => [npmCi, npmRun(`test:${c.kind}`)];
+export const cellSteps = (ctx: PlanContext, c: MatrixCell): Step[] => [
+  ...toolSteps(ctx.config.test.packages),
+  npmCi,
+  npmRun(`test:${c.kind}`),
+];
 
 /** Runs one cell; a failure becomes a failed row, never a thrown error. */
 async function runCell(ctx: StageContext, c: MatrixCell, signal: AbortSignal): Promise<CellResult> {
@@ -39,7 +56,7 @@ async function runCell(ctx: StageContext, c: MatrixCell, signal: AbortSignal): P
     const { steps } = await ctx.engine.run({
       name,
       ...cellContainer(ctx, c),
-      steps: cellSteps(c),
+      steps: cellSteps(ctx, c),
       log: ctx.cellLog(name),
       signal,
     });
@@ -91,5 +108,5 @@ export const plan: PlanFn = (ctx) =>
   matrixCells(ctx.config, ctx.options.only).map((c) => ({
     name: cellName(c),
     image: cellContainer(ctx, c).image,
-    steps: cellSteps(c).map(shown),
+    steps: cellSteps(ctx, c).map(shown),
   }));
