@@ -71,7 +71,11 @@ export function engineDocker(opts: {
         name,
         image: opts.image,
         dockerSocket: true,
-        source: { from: opts.root, to: opts.root, exclude: ["node_modules", ".git", "dist", "reports"] },
+        source: {
+          from: opts.root,
+          to: opts.root,
+          exclude: ["node_modules", ".git", "dist", "reports"],
+        },
         workdir: opts.root,
         secretEnv: opts.secretEnv,
         // A fresh value per command, so the engine never answers a poll from its cache.
