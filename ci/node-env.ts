@@ -40,6 +40,19 @@ export function nodeContainer(
   };
 }
 
+/** Debian tools a step calls (git, promtool…), installed with apt before `npm ci`; none for an empty list. */
+export const toolSteps = (packages: string[]): Step[] =>
+  packages.length === 0
+    ? []
+    : [
+        { name: "apt-get update", args: ["apt-get", "update", "-qq"] },
+        {
+          name: "apt-get install",
+          args: ["apt-get", "install", "-y", "-qq", "--no-install-recommends", ...packages],
+          env: { DEBIAN_FRONTEND: "noninteractive" },
+        },
+      ];
+
 /** `npm ci` from the cache volume first, the registry only for what is missing. */
 export const npmCi: Step = { name: "npm ci", args: ["npm", "ci", "--prefer-offline"] };
 

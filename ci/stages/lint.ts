@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { PipelineConfig } from "../config.js";
 import type { RunSpec, Step } from "../engine.js";
-import { nodeContainer, npmCi, npmRun, SOURCE_EXCLUDE, shown } from "../node-env.js";
+import { nodeContainer, npmCi, npmRun, SOURCE_EXCLUDE, shown, toolSteps } from "../node-env.js";
 import type {
   CellResult,
   PlanContext,
@@ -56,12 +56,27 @@ export function composeCheckStep(root: string, composeFile: string): Step[] {
   ];
 }
 
+/** True when the Grafana dashboard check of `ci/checks/dashboard.ts` and a dashboard exist. */
+function hasDashboards(root: string): boolean {
+  const dir = join(root, "docker", "grafana", "dashboards");
+  return existsSync(join(root, "ci", "checks", "dashboard.ts")) && existsSync(dir);
+}
+
+/** Hook: every dashboard panel's PromQL through `promtool check rules`, and its metric names against the contract. */
+export function dashboardCheckStep(root: string): Step[] {
+  if (!hasDashboards(root)) return [];
+  return [
+    { name: "dashboard check", args: ["npx", "tsx", "ci/checks/dashboard.ts"], allowFailure: true },
+  ];
+}
+
 /** The checks after `npm ci`, each allowed to fail so all are reported. */
 export const nodeChecks = (root: string, config: PipelineConfig): Step[] => [
   npmRun("typecheck", true),
   { name: "biome", args: ["npx", "biome", "ci", "--colors=off", "."], allowFailure: true },
   ...actionlintStep(root),
   ...composeCheckStep(root, config.deploy.composeFile),
+  ...dashboardCheckStep(root),
 ];
 
 /** The Node lint container on the build's Node version. */
@@ -69,7 +84,12 @@ function nodeLint(ctx: PlanContext): RunSpec {
   return {
     name: "node",
     ...nodeContainer(ctx, ctx.config.image.nodeVersion),
-    steps: [npmCi, ...nodeChecks(ctx.root, ctx.config)],
+    // The dashboard check calls promtool, which the Node image lacks: Debian's package brings it.
+    steps: [
+      ...toolSteps(hasDashboards(ctx.root) ? ["prometheus"] : []),
+      npmCi,
+      ...nodeChecks(ctx.root, ctx.config),
+    ],
   };
 }
 

@@ -10,7 +10,7 @@
 import { type MatrixCell, matrixCells } from "../config.js";
 import type { ContainerSpec, Step } from "../engine.js";
 import { DOCKER_BIN } from "../host.js";
-import { nodeContainer, npmCi, npmRun, shown } from "../node-env.js";
+import { nodeContainer, npmCi, npmRun, shown, toolSteps } from "../node-env.js";
 import type { CellResult, PlanContext, PlanFn, StageContext, StageFn } from "../stage.js";
 
 /** "node22/unit". */
@@ -27,19 +27,6 @@ export function cellContainer(ctx: PlanContext, c: MatrixCell): ContainerSpec {
     env: { ...base.env, REQUIRE_DOCKER: "1" },
   };
 }
-
-/** The Debian tools the suites call, installed before `npm ci` (empty list: no apt steps). */
-export const toolSteps = (packages: string[]): Step[] =>
-  packages.length === 0
-    ? []
-    : [
-        { name: "apt-get update", args: ["apt-get", "update", "-qq"] },
-        {
-          name: "apt-get install",
-          args: ["apt-get", "install", "-y", "-qq", "--no-install-recommends", ...packages],
-          env: { DEBIAN_FRONTEND: "noninteractive" },
-        },
-      ];
 
 /** The steps of one cell. */
 export const cellSteps = (ctx: PlanContext, c: MatrixCell): Step[] => [

@@ -69,7 +69,10 @@ test("lint: node image, source, npm cache volume, CA as secret file, execs in or
     'withWorkdir(path: "/src")',
   ])
     assert.ok(lint.includes(op), `missing ${op}`);
-  assert.equal(execs(lint).slice(0, 3), [
+  // promtool for the dashboard check comes from Debian's package, before npm ci.
+  assert.equal(execs(lint).slice(0, 5), [
+    '["apt-get", "update", "-qq"]',
+    '["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"]',
     '["npm", "ci", "--prefer-offline"]',
     '["npm", "run", "--silent", "typecheck"]',
     '["npx", "biome", "ci", "--colors=off", "."]',
