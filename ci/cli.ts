@@ -1,6 +1,8 @@
 /** The pipeline's command line: parsed into typed options, or a UsageError (exit 2). */
+
 import { parseArgs } from "node:util";
 import { TEST_KINDS, type TestKind } from "./config.js";
+import { ENVIRONMENTS } from "./deploy/environments.js";
 import type { StageName } from "./stage.js";
 
 export const STAGES: readonly StageName[] = ["lint", "test", "build", "scan", "deploy"];
@@ -128,7 +130,7 @@ export function parseCli(argv: string[]): CliOptions {
     force: v.force ?? false,
     fix: v.fix ?? false,
     push: v.push ?? false,
-    env: v.env,
+    env: v.env === undefined ? undefined : check("--env", [v.env], ENVIRONMENTS)[0],
     down: v.down ?? false,
     volumes: v.volumes ?? false,
   };

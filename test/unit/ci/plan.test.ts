@@ -56,6 +56,7 @@ test("the CLI parses lists and rejects bad values", () => {
     ["--platform", "amd64"],
     ["--only", "smoke"],
     ["--nope"],
+    ["deploy", "--env", "qa"],
   ])
     assert.throws(
       () => parseCli(bad),
