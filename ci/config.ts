@@ -40,6 +40,8 @@ export interface PipelineConfig {
     exclude: Partial<MatrixCell>[];
     /** Debian packages every cell installs before `npm ci`: the tools the suites call (git, promtool…). */
     packages: string[];
+    /** More Debian packages for e2e cells only (a BuildKit docker client, compose, a registry). */
+    e2ePackages: string[];
   };
   images: {
     /** Template with "{version}". */
@@ -175,6 +177,8 @@ const partialCell = obj<Partial<MatrixCell>>(
 );
 const imageRef = str("an image reference such as name:tag", /^[\w./:@{}-]+$/);
 
+const debPackage = str("a Debian package name", /^[a-z0-9][a-z0-9+.-]+$/);
+
 /** The shape of the file, key by key. */
 const schema = obj<Omit<PipelineConfig, "file">>({
   node: list(version),
@@ -183,7 +187,8 @@ const schema = obj<Omit<PipelineConfig, "file">>({
     kinds: list(oneOf(TEST_KINDS)),
     include: list(cell, true),
     exclude: list(partialCell, true),
-    packages: list(str("a Debian package name", /^[a-z0-9][a-z0-9+.-]+$/), true),
+    packages: list(debPackage, true),
+    e2ePackages: list(debPackage, true),
   }),
   images: obj({
     node: str('an image template containing "{version}"', /\{version\}/),

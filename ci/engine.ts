@@ -91,6 +91,13 @@ export interface ContainerSpec {
   services?: ServiceHandle[];
   /** Mount the host's Docker socket at /var/run/docker.sock (for e2e and compose). */
   dockerSocket?: boolean;
+  /**
+   * Docker-outside-of-docker: join the host's network and bind these host paths at the same path, so
+   * ports (127.0.0.1:5000) and bind mounts (a temp dir under /tmp) the container asks the host daemon for
+   * mean the same thing on both sides. Docker engine only; the Dagger engine warns and ignores them.
+   */
+  hostNetwork?: boolean;
+  hostPaths?: string[];
 }
 
 /** Run `steps` in order in one container. */

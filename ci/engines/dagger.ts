@@ -102,6 +102,10 @@ class DaggerEngine implements Engine {
     }
     if (spec.dockerSocket)
       c = c.withUnixSocket(DOCKER_SOCKET, dag.host().unixSocket(DOCKER_SOCKET));
+    if (spec.hostNetwork || spec.hostPaths?.length)
+      process.stderr.write(
+        "dagger: host network and host paths are not available in Dagger containers; tests that bind host paths or ports need --engine docker\n",
+      );
     if (this.cacheBuster) c = c.withEnvVariable("CODEX_CI_CACHE_BUSTER", this.cacheBuster);
     const workdir = spec.workdir ?? spec.source?.to;
     return workdir ? c.withWorkdir(workdir) : c;

@@ -180,6 +180,8 @@ class DockerEngine implements Engine {
       args.push("--mount", `type=volume,src=${vol},dst=${path}`);
     }
     if (spec.services?.length || extra.hostname) args.push("--network", await this.net());
+    else if (spec.hostNetwork) args.push("--network", "host");
+    for (const p of spec.hostPaths ?? []) args.push("--mount", `type=bind,src=${p},dst=${p}`);
     if (extra.hostname) args.push("--network-alias", extra.hostname, "--hostname", extra.hostname);
     if (spec.dockerSocket)
       args.push("--mount", `type=bind,src=${DOCKER_SOCKET},dst=${DOCKER_SOCKET}`);

@@ -23,6 +23,9 @@ export function cellContainer(ctx: PlanContext, c: MatrixCell): ContainerSpec {
   return {
     ...base,
     dockerSocket: true,
+    // Docker-outside-of-docker: ports and /tmp bind mounts the tests ask the host daemon for resolve alike.
+    hostNetwork: true,
+    hostPaths: ["/tmp"],
     files: [{ from: DOCKER_BIN, to: "/usr/local/bin/docker" }],
     env: { ...base.env, REQUIRE_DOCKER: "1" },
   };
@@ -30,7 +33,10 @@ export function cellContainer(ctx: PlanContext, c: MatrixCell): ContainerSpec {
 
 /** The steps of one cell. */
 export const cellSteps = (ctx: PlanContext, c: MatrixCell): Step[] => [
-  ...toolSteps(ctx.config.test.packages),
+  ...toolSteps([
+    ...ctx.config.test.packages,
+    ...(c.kind === "e2e" ? ctx.config.test.e2ePackages : []),
+  ]),
   npmCi,
   npmRun(`test:${c.kind}`),
 ];
