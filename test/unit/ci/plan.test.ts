@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { parseCli, UsageError } from "../../../ci/cli.js";
@@ -109,23 +112,23 @@ test("usage and config errors exit 2 with a message", () => {
   assert.match(help.stdout, /--engine dagger\|docker\|auto/);
 });
 
-test("without a Dagger session or CLI, --engine dagger fails fast with what to do", () => {
-  const t0 = Date.now();
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: "/usr/bin:/bin" };
+test("without a Dagger session or CLI, --engine dagger fails with what to do and downloads nothing", () => {
+  // The SDK would download its CLI into $XDG_CACHE_HOME/dagger: an empty cache afterwards proves it never tried.
+  const cache = mkdtempSync(join(tmpdir(), "dagger-cache-"));
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: "/usr/bin:/bin", XDG_CACHE_HOME: cache };
   delete env.DAGGER_SESSION_PORT;
   delete env._EXPERIMENTAL_DAGGER_CLI_BIN;
   const r = spawnSync(
     process.execPath,
     ["--import", "tsx", "ci/main.ts", "lint", "--engine", "dagger"],
-    {
-      encoding: "utf8",
-      env,
-    },
+    { encoding: "utf8", env },
   );
+  const cached = readdirSync(cache);
+  rmSync(cache, { recursive: true, force: true });
   assert.is(r.status, 2);
   assert.match(r.stderr, /Install the Dagger CLI/);
   assert.match(r.stderr, /--engine docker/);
-  assert.ok(Date.now() - t0 < 10_000); // tsx startup included; the check itself is instant
+  assert.equal(cached, []);
 });
 
 test.run();
