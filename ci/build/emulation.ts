@@ -1,5 +1,5 @@
 /** Can this host build a platform? Native platforms always; others need a binfmt_misc emulator. */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 /** Node's arch names → Docker's. */
 const DOCKER_ARCH: Record<string, string> = {
@@ -41,11 +41,19 @@ export function emulationHint(platform: string): string {
   );
 }
 
-/** True when the kernel can run `platform`'s binaries: native, or an enabled qemu binfmt handler. */
-export function canRun(platform: string, binfmtDir = "/proc/sys/fs/binfmt_misc"): boolean {
+/**
+ * Whether the kernel can run `platform`'s binaries: native, or an enabled qemu binfmt handler.
+ * `undefined` when binfmt_misc is not visible here (not mounted, or inside a container talking to the
+ * host's daemon): then only the build can tell, and its "exec format error" gets the same hint.
+ */
+export function canRun(
+  platform: string,
+  binfmtDir = "/proc/sys/fs/binfmt_misc",
+): boolean | undefined {
   if (platform === nativePlatform()) return true;
   const qemu = QEMU[archOf(platform)];
   if (!qemu) return false;
+  if (!existsSync(`${binfmtDir}/status`)) return undefined;
   try {
     return readFileSync(`${binfmtDir}/qemu-${qemu}`, "utf8").split("\n")[0]?.trim() === "enabled";
   } catch {

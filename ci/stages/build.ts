@@ -57,7 +57,7 @@ async function buildPlatform(
   platform: string,
   args: Record<string, string>,
 ): Promise<BuiltImage> {
-  if (ctx.engine.name === "docker" && !process.env.DOCKER_HOST && !canRun(platform))
+  if (ctx.engine.name === "docker" && !process.env.DOCKER_HOST && canRun(platform) === false)
     throw new Error(emulationHint(platform));
   try {
     return await ctx.engine.build({
