@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import { TEST_KINDS, type TestKind } from "./config.js";
 import { ENVIRONMENTS } from "./deploy/environments.js";
+import { defaultJobs } from "./engines/jobs.js";
 import type { StageName } from "./stage.js";
 
 export const STAGES: readonly StageName[] = ["lint", "test", "build", "scan", "deploy"];
@@ -26,6 +27,8 @@ export interface CliOptions {
   platforms?: string[];
   only: TestKind[];
   failFast: boolean;
+  /** At most this many containers and builds at once (default: one per CPU). */
+  jobs: number;
   /** Re-run every step even when the engine has its result cached. */
   noCache: boolean;
   json?: string;
@@ -57,6 +60,7 @@ Options:
   --platform linux/amd64,...   image platforms (overrides the config)
   --only unit,e2e              test kinds to run
   --fail-fast                  stop everything at the first failure
+  --jobs <n>                   at most n containers and image builds at once (default: one per CPU, here ${defaultJobs()})
   --no-cache                   re-run steps whose results the engine has cached
   --json <file>                write a JSON report
   --plan                       print stages, order, dependencies and containers; run nothing
@@ -110,6 +114,9 @@ export function parseCli(argv: string[]): CliOptions {
   for (const p of platforms ?? [])
     if (!/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/.test(p))
       throw new UsageError(`--platform: "${p}" is not a platform such as linux/arm64`);
+  const jobs = v.jobs === undefined ? defaultJobs() : Number(v.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1)
+    throw new UsageError(`--jobs: "${v.jobs}" is not a positive whole number`);
   if (node?.length === 0) throw new UsageError("--node: expected at least one version");
   if (platforms?.length === 0) throw new UsageError("--platform: expected at least one platform");
   return {
@@ -121,6 +128,7 @@ export function parseCli(argv: string[]): CliOptions {
     platforms,
     only: check("--only", listOf(v.only) ?? [], TEST_KINDS),
     failFast: v["fail-fast"] ?? false,
+    jobs,
     noCache: v["no-cache"] ?? false,
     json: v.json,
     plan: v.plan ?? false,
@@ -148,6 +156,7 @@ function parse(argv: string[]) {
       platform: { type: "string", multiple: true },
       only: { type: "string", multiple: true },
       "fail-fast": { type: "boolean" },
+      jobs: { type: "string", short: "j" },
       "no-cache": { type: "boolean" },
       json: { type: "string" },
       plan: { type: "boolean" },

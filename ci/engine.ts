@@ -104,6 +104,11 @@ export interface ContainerSpec {
 export interface RunSpec extends ContainerSpec {
   /** Names the run in progress lines and errors, e.g. "lint" or "node22/unit". */
   name: string;
+  /**
+   * Steps run before the source is added (tool installs such as apt-get), so their cached results survive
+   * source changes, like `RUN apt-get` before `COPY . .` in a Dockerfile. Reported like `steps`, first.
+   */
+  setup?: Step[];
   steps: Step[];
   /** Container paths copied back to the host after the steps pass: container path → host path. */
   outputs?: Record<string, string>;
@@ -111,6 +116,8 @@ export interface RunSpec extends ContainerSpec {
   log?: LineSink;
   /** Aborts the run (Ctrl-C, --fail-fast); the engine kills and removes its container. */
   signal?: AbortSignal;
+  /** Called when the run gets a job slot and starts (after any wait behind `--jobs`). */
+  started?: () => void;
   /**
    * Let the Docker engine reuse snapshots of identical passing steps, as Dagger caches identical execs.
    * Leave off when a result depends on more than the inputs (network, a DB in a cache volume, the host daemon).

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { type CliOptions, HELP, parseCli, UsageError } from "./cli.js";
 import { ConfigError, loadConfig, type PipelineConfig } from "./config.js";
 import type { Engine, Secret } from "./engine.js";
+import { withJobs } from "./engines/jobs.js";
 import { EngineUnavailable, openEngine } from "./engines/pick.js";
 import { duration, prefixed, write } from "./log.js";
 import { planText, type Selected, selectStages } from "./plan.js";
@@ -189,11 +190,16 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const runId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
-  const engine = await openEngine(opts.engine, runId, { cache: !opts.noCache });
+  const engine = withJobs(
+    await openEngine(opts.engine, runId, { cache: !opts.noCache }),
+    opts.jobs,
+  );
   const abort = new AbortController();
   const interrupt = onInterrupt(engine, abort);
   const t0 = Date.now();
-  write(`[pipeline] run ${runId} on ${engine.name}: ${selected.map((s) => s.stage).join(", ")}\n`);
+  write(
+    `[pipeline] run ${runId} on ${engine.name}, ${opts.jobs} job(s) at once: ${selected.map((s) => s.stage).join(", ")}\n`,
+  );
   let stages: (StageReport & { blocked?: boolean })[];
   try {
     stages = await runStages(selected, { ...shared, engine, runId, signal: abort.signal }, abort);

@@ -29,6 +29,7 @@ import type {
   Secret,
   ServiceHandle,
   ServiceSpec,
+  Step,
   StepResult,
 } from "../engine.js";
 import { DOCKER_SOCKET, onPath } from "../host.js";
@@ -77,16 +78,11 @@ class DaggerEngine implements Engine {
     return made;
   }
 
-  /** The ready container of a spec: image, source, caches, secrets, services, socket, workdir. */
+  /** A spec's container without its source: image, files, caches, env, secrets, services, socket, workdir. */
   private async container(spec: ContainerSpec): Promise<Container> {
     let c = dag
       .container(spec.platform ? { platform: spec.platform as Platform } : undefined)
       .from(spec.image);
-    if (spec.source)
-      c = c.withDirectory(
-        spec.source.to,
-        dag.host().directory(spec.source.from ?? ".", { exclude: spec.source.exclude ?? [] }),
-      );
     for (const f of spec.files ?? []) c = c.withFile(f.to, dag.host().file(f.from));
     for (const [path, vol] of Object.entries(spec.caches ?? {}))
       c = c.withMountedCache(path, dag.cacheVolume(vol));
@@ -111,12 +107,17 @@ class DaggerEngine implements Engine {
     return workdir ? c.withWorkdir(workdir) : c;
   }
 
-  /** Runs the steps as a chain of `withExec`, reading each one's exit code and output. */
-  async run(spec: RunSpec): Promise<RunResult> {
+  /** Adds the source tree last, so execs before it are cached apart from source changes. */
+  private withSource(c: Container, spec: ContainerSpec): Container {
+    if (!spec.source) return c;
+    const { from = ".", to, exclude = [] } = spec.source;
+    return c.withDirectory(to, dag.host().directory(from, { exclude }));
+  }
+
+  /** Appends steps as `withExec`s, reading each one's exit code and output; throws on a failing step. */
+  private async execs(c: Container, spec: RunSpec, steps: Step[], results: StepResult[]) {
     const log = spec.log ?? (() => {});
-    let c = await this.container(spec);
-    const steps: StepResult[] = [];
-    for (const step of spec.steps) {
+    for (const step of steps) {
       if (spec.signal?.aborted) throw new StepFailed(spec.name, step.name, -1, "");
       log(`$ ${step.args.join(" ")}`);
       const t0 = Date.now();
@@ -125,10 +126,18 @@ class DaggerEngine implements Engine {
       for (const k of Object.keys(step.env ?? {})) c = c.withoutEnvVariable(k);
       const [exitCode, stdout, stderr] = await Promise.all([c.exitCode(), c.stdout(), c.stderr()]);
       for (const line of `${stdout}${stderr}`.split("\n").filter(Boolean)) log(line);
-      steps.push({ name: step.name, exitCode, stdout, stderr, durationMs: Date.now() - t0 });
+      results.push({ name: step.name, exitCode, stdout, stderr, durationMs: Date.now() - t0 });
       if (exitCode !== 0 && !step.allowFailure)
         throw new StepFailed(spec.name, step.name, exitCode, `${stdout}\n${stderr}`);
     }
+    return c;
+  }
+
+  /** Runs the setup steps, adds the source, then runs the steps: one chain of `withExec`. */
+  async run(spec: RunSpec): Promise<RunResult> {
+    const steps: StepResult[] = [];
+    let c = await this.execs(await this.container(spec), spec, spec.setup ?? [], steps);
+    c = await this.execs(this.withSource(c, spec), spec, spec.steps, steps);
     for (const [from, to] of Object.entries(spec.outputs ?? {}))
       await c
         .directory(from)
@@ -139,7 +148,7 @@ class DaggerEngine implements Engine {
 
   /** `asService` with a hostname, started now so failures show here. */
   async startService(spec: ServiceSpec): Promise<ServiceHandle> {
-    let c = await this.container(spec);
+    let c = this.withSource(await this.container(spec), spec);
     for (const p of spec.ports ?? []) c = c.withExposedPort(p);
     const svc = c
       .asService({ args: spec.args ?? [], useEntrypoint: spec.useEntrypoint ?? false })

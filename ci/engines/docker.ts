@@ -26,6 +26,7 @@ import type {
   Secret,
   ServiceHandle,
   ServiceSpec,
+  Step,
   StepResult,
 } from "../engine.js";
 import { DOCKER_BIN, DOCKER_SOCKET } from "../host.js";
@@ -258,8 +259,9 @@ class DockerEngine implements Engine {
   }
 
   /**
-   * The cache key of a run's starting point, or undefined when it must not be cached: runs that reach the
-   * host daemon or services depend on more than their inputs, and secret env would be committed into images.
+   * The cache key of a run's starting point without its source, or undefined when it must not be cached:
+   * runs that reach the host daemon or services depend on more than their inputs, and secret env would be
+   * committed into images.
    */
   private async baseKey(spec: RunSpec): Promise<string | undefined> {
     if (!this.cache || !spec.reuse || spec.dockerSocket || spec.services?.length || spec.secretEnv)
@@ -272,7 +274,7 @@ class DockerEngine implements Engine {
         .digest("hex");
     h.update(
       JSON.stringify({
-        v: 1,
+        v: 2,
         platform: spec.platform,
         workdir: spec.workdir,
         env: spec.env,
@@ -284,12 +286,33 @@ class DockerEngine implements Engine {
             ? fileDigest(s.file)
             : createHash("sha256").update(s.value).digest("hex"),
         ]),
-        source: spec.source && { to: spec.source.to, exclude: spec.source.exclude },
       }),
     );
-    if (spec.source)
-      h.update(await sourceDigest(spec.source.from ?? ".", spec.source.exclude ?? []));
     return h.digest("hex");
+  }
+
+  /** Each step's cache key: everything before it, the source's content entering after the setup steps. */
+  private async stepKeys(spec: RunSpec, all: Step[], setupCount: number): Promise<string[]> {
+    const base = await this.baseKey(spec);
+    if (!base) return [];
+    const hash = (...parts: string[]) => {
+      const h = createHash("sha256");
+      for (const p of parts) h.update(p);
+      return h.digest("hex");
+    };
+    const source = async () => {
+      if (!spec.source) return "no source";
+      const { from = ".", to, exclude = [] } = spec.source;
+      return JSON.stringify([to, exclude, await sourceDigest(from, exclude)]);
+    };
+    const keys: string[] = [];
+    let prev = base;
+    for (const [i, step] of all.entries()) {
+      if (i === setupCount) prev = hash(prev, await source());
+      prev = hash(prev, JSON.stringify([step.args, step.env]));
+      keys.push(prev);
+    }
+    return keys;
   }
 
   /** True when a local image has this tag. */
@@ -300,35 +323,34 @@ class DockerEngine implements Engine {
     );
   }
 
-  /** Runs the steps in order in one fresh container, then removes it; passing steps are snapshotted for reuse. */
+  /**
+   * Runs the setup steps, copies the source in, then runs the steps, in one fresh container that is then
+   * removed. Passing steps are snapshotted; a rerun starts from the last snapshot whose inputs are unchanged.
+   */
   async run(spec: RunSpec): Promise<RunResult> {
     const log = spec.log ?? (() => {});
-    const base = await this.baseKey(spec);
-    // Step i's key covers everything before it, like a Dockerfile's layer chain.
-    const keys: string[] = [];
-    for (const step of spec.steps) {
-      const prev = keys.at(-1) ?? base ?? "";
-      keys.push(
-        createHash("sha256")
-          .update(prev)
-          .update(JSON.stringify([step.args, step.env]))
-          .digest("hex"),
-      );
-    }
+    const setup = spec.setup ?? [];
+    const all = [...setup, ...spec.steps];
+    const keys = await this.stepKeys(spec, all, setup.length);
     const snapshot = (i: number) => `${SNAPSHOT_REPO}:${(keys[i] ?? "").slice(0, 40)}`;
     let done = 0;
-    if (base)
-      for (let i = spec.steps.length - 1; i >= 0; i--)
-        if (await this.hasImage(snapshot(i))) {
-          done = i + 1;
-          break;
-        }
-    const steps: StepResult[] = spec.steps.slice(0, done).map((s) => {
+    for (let i = keys.length - 1; i >= 0; i--)
+      if (await this.hasImage(snapshot(i))) {
+        done = i + 1;
+        break;
+      }
+    const steps: StepResult[] = all.slice(0, done).map((s) => {
       log(`$ ${s.args.join(" ")}   (cached)`);
       return { name: s.name, exitCode: 0, stdout: "", stderr: "", durationMs: 0, cached: true };
     });
-    if (done === spec.steps.length && !spec.outputs) return { steps };
-    const from = done > 0 ? { ...spec, image: snapshot(done - 1), source: undefined } : spec;
+    if (done === all.length && !spec.outputs) return { steps };
+    // The source goes in at creation, unless a snapshot already has it or setup steps must run first.
+    const sourceLater = done < setup.length && spec.source;
+    const from = {
+      ...spec,
+      ...(done > 0 ? { image: snapshot(done - 1) } : {}),
+      ...(done > setup.length || sourceLater ? { source: undefined } : {}),
+    };
     const name = await this.start(
       from,
       spec.name,
@@ -337,8 +359,12 @@ class DockerEngine implements Engine {
     );
     let clean = true; // snapshot only while every step so far passed
     try {
-      for (const [i, step] of spec.steps.entries()) {
+      for (const [i, step] of all.entries()) {
         if (i < done) continue;
+        if (i === setup.length && sourceLater) {
+          const { from: dir = ".", to, exclude = [] } = sourceLater;
+          await this.copySource(name, dir, to, exclude);
+        }
         if (spec.signal?.aborted) throw new StepFailed(spec.name, step.name, -1, "");
         const r = await this.exec(name, spec, step);
         steps.push(r);
@@ -346,14 +372,15 @@ class DockerEngine implements Engine {
         if (r.exitCode !== 0 && !step.allowFailure)
           throw new StepFailed(spec.name, step.name, r.exitCode, `${r.stdout}\n${r.stderr}`);
         clean &&= r.exitCode === 0;
-        if (base && clean) await this.commit(name, spec.name, snapshot(i));
+        if (keys.length && clean) await this.commit(name, spec.name, snapshot(i));
       }
       for (const [from, to] of Object.entries(spec.outputs ?? {}))
         await this.cmd(["cp", `${name}:${from}`, to]);
       return { steps };
     } finally {
       if (!this.closed) await this.cmd(["rm", "-f", "-v", name]).catch(() => {});
-      if (base) await this.pruneSnapshots(spec.name, new Set(keys.map((_, i) => snapshot(i))));
+      if (keys.length)
+        await this.pruneSnapshots(spec.name, new Set(keys.map((_, i) => snapshot(i))));
     }
   }
 

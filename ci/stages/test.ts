@@ -1,6 +1,6 @@
 /**
  * test: the matrix of Node versions × test kinds, each cell `npm ci` + `npm run test:<kind>` in its own
- * container from node:<v>-bookworm-slim, all cells in parallel, every failing cell reported.
+ * container from node:<v>-bookworm-slim, cells in parallel up to --jobs, every failing cell reported.
  *
  * e2e cells use the host's Docker socket, not a docker:dind service: dind needs a privileged container and
  * an image no registry here serves, and it would see none of the offline images or the layer cache the host
@@ -31,27 +31,31 @@ export function cellContainer(ctx: PlanContext, c: MatrixCell): ContainerSpec {
   };
 }
 
-/** The steps of one cell. */
-export const cellSteps = (ctx: PlanContext, c: MatrixCell): Step[] => [
-  ...toolSteps([
+/** The tools a cell installs before the source goes in (cached apart from source changes). */
+export const cellSetup = (ctx: PlanContext, c: MatrixCell): Step[] =>
+  toolSteps([
     ...ctx.config.test.packages,
     ...(c.kind === "e2e" ? ctx.config.test.e2ePackages : []),
-  ]),
-  npmCi,
-  npmRun(`test:${c.kind}`),
-];
+  ]);
+
+/** The steps of one cell, over the source. */
+export const cellSteps = (c: MatrixCell): Step[] => [npmCi, npmRun(`test:${c.kind}`)];
 
 /** Runs one cell; a failure becomes a failed row, never a thrown error. */
 async function runCell(ctx: StageContext, c: MatrixCell, signal: AbortSignal): Promise<CellResult> {
   const name = cellName(c);
-  const t0 = Date.now();
+  let t0 = Date.now(); // reset when the cell gets a job slot: the summary shows run time, not queue time
   try {
     const { steps } = await ctx.engine.run({
       name,
       ...cellContainer(ctx, c),
-      steps: cellSteps(ctx, c),
+      setup: cellSetup(ctx, c),
+      steps: cellSteps(c),
       log: ctx.cellLog(name),
       signal,
+      started: () => {
+        t0 = Date.now();
+      },
     });
     const cached = steps.every((s) => s.cached);
     return {
@@ -67,7 +71,7 @@ async function runCell(ctx: StageContext, c: MatrixCell, signal: AbortSignal): P
   }
 }
 
-/** Every cell at once; with --fail-fast the first failing cell cancels the rest. */
+/** Every cell at once (as many as --jobs allows); with --fail-fast the first failing cell cancels the rest. */
 export const run: StageFn = async (ctx) => {
   const cells = matrixCells(ctx.config, ctx.options.only);
   if (cells.length === 0)
@@ -101,5 +105,5 @@ export const plan: PlanFn = (ctx) =>
   matrixCells(ctx.config, ctx.options.only).map((c) => ({
     name: cellName(c),
     image: cellContainer(ctx, c).image,
-    steps: cellSteps(ctx, c).map(shown),
+    steps: [...cellSetup(ctx, c), ...cellSteps(c)].map(shown),
   }));

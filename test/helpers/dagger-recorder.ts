@@ -142,7 +142,11 @@ export async function startRecorder(answer: Answer = () => undefined): Promise<R
           .replace(FAKE_ID, (id) => `<id:${origin.get(id) ?? "?"}>`),
       ),
     chains: () => rec.normalised().map(chainOf),
-    close: () => new Promise((r) => server.close(() => r())),
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 
   const server = createServer(async (req, res) => {
@@ -169,6 +173,10 @@ export async function startRecorder(answer: Answer = () => undefined): Promise<R
         .end(JSON.stringify({ errors: [{ message: String(e) }] }));
     }
   });
+  // Like the engine's Go server, never drop an idle keep-alive connection first: Node's default 5 s races the
+  // client reusing it, and under load (a pipeline test cell beside eight others) a query then fails with
+  // ECONNRESET.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   rec.port = (server.address() as AddressInfo).port;
   rec.env.DAGGER_SESSION_PORT = String(rec.port);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { monitoringChecks } from "../../../ci/checks/monitoring.js";
 import { setWriter } from "../../../ci/log.js";
 import { main } from "../../../ci/main.js";
 import { type Answer, startRecorder } from "../../helpers/dagger-recorder.js";
@@ -78,13 +79,16 @@ test("lint: node image, source, npm cache volume, CA as secret file, execs in or
     '["npx", "biome", "ci", "--colors=off", "."]',
   ]);
   assert.ok(lint.every((op) => !op.startsWith("withExec(") || op.includes("expect: ANY")));
+  // apt runs before the source goes in, so Dagger caches it across source changes.
+  const at = (pattern: string) => lint.findIndex((op) => op.includes(pattern));
+  assert.ok(at('"apt-get", "install"') < at('withDirectory(path: "/src"'), "apt before the source");
+  assert.ok(at('withDirectory(path: "/src"') < at('"npm", "ci"'), "source before npm ci");
   assert.ok(lint[0] === "container", "no platform: lint runs on the host's platform");
 });
 
 test("lint: monitoring checks run in the pinned Prometheus and Alertmanager images", async () => {
-  const { monitoringChecks } = await import("../../../ci/stages/lint.js");
-  const checks = await monitoringChecks(process.cwd());
-  if (checks.length === 0) return; // ci/checks/monitoring.ts not there: nothing to assert
+  const checks = monitoringChecks;
+  assert.ok(checks.length > 0);
   const { chains } = await pipeline(["lint"]);
   for (const [image, tool] of [
     ["prom/prometheus:v2.42.0", "prometheus"],
@@ -100,8 +104,8 @@ test("lint: monitoring checks run in the pinned Prometheus and Alertmanager imag
 });
 
 test("test: one container per cell from node:<v>-bookworm-slim; e2e gets the host socket", async () => {
-  const { code, chains } = await pipeline(["test"]);
-  assert.is(code, 0);
+  const { code, chains, out } = await pipeline(["test"]);
+  assert.is(code, 0, out);
   for (const v of ["20", "22", "24"]) {
     const cells = containersFrom(chains, `node:${v}-bookworm-slim`);
     const runs = new Set(cells.map((c) => execs(c).at(-1)));
@@ -149,7 +153,7 @@ test("failing cells are all reported and the run exits 1 naming the step", async
     (field, chain) =>
       field === "exitCode" && chain.at(-1)?.includes('"test:unit"') ? 3 : undefined,
   );
-  assert.is(code, 1);
+  assert.is(code, 1, out);
   assert.match(out, /node20\/unit: step "test:unit" failed with exit code 3/);
   assert.match(out, /node22\/unit: step "test:unit" failed with exit code 3/);
   assert.match(out, /2 of 4 cells failed: node20\/unit, node22\/unit/);

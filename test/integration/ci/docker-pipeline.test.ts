@@ -210,13 +210,13 @@ dockerTest(test, "Ctrl-C leaves no containers, networks or volumes behind", asyn
 
 dockerTest(
   test,
-  "an unchanged rerun is served from step snapshots; a changed file runs again",
+  "an unchanged rerun is served from step snapshots; a changed file reruns only what follows the source",
   async () => {
     const dir = fixture(passing.replace("adds", `adds ${process.pid}-${Date.now()}`));
     const args = ["test", "--node", "22", "--only", "unit"];
     const first = cli(dir, args);
     assert.is(await first.done, 0, first.output().slice(-2000));
-    assert.not.match(first.output(), /\(cached\)/);
+    assert.not.match(first.output(), /\$ npm (ci|run).*\(cached\)/);
     const second = cli(dir, args);
     assert.is(await second.done, 0, second.output().slice(-2000));
     assert.match(
@@ -229,9 +229,55 @@ dockerTest(
       passing.replace("adds", `adds again ${Date.now()}`),
     );
     const third = cli(dir, args);
-    assert.is(await third.done, 0, third.output().slice(-2000));
-    assert.not.match(third.output(), /\(cached\)/);
-    assert.match(third.output(), /pass 1/);
+    const out = third.output;
+    assert.is(await third.done, 0, out().slice(-2000));
+    // The apt setup steps come before the source, like `RUN apt-get` before `COPY . .`.
+    assert.match(out(), /\[test node22\/unit\] \$ apt-get install .* {3}\(cached\)/);
+    assert.not.match(out(), /\$ npm (ci|run).*\(cached\)/);
+    assert.match(out(), /pass 1/);
+  },
+);
+
+dockerTest(
+  test,
+  "--jobs 1 runs the cells one after another; the second waits in the queue",
+  async () => {
+    // Each cell's test prints when it ran; no apt packages, so a cell is npm ci from the cache volume + 2 s.
+    const dir = fixture(`import { test } from "node:test";
+test("window", async () => {
+  const start = Date.now();
+  await new Promise((r) => setTimeout(r, 2000));
+  console.log(\`window \${start} \${Date.now()} ${Date.now()}\`);
+});
+`);
+    const config = join(dir, "pipeline.yaml");
+    writeFileSync(
+      config,
+      readFileSync(CONFIG, "utf8").replace(/^ {2}(packages|e2ePackages): \[.*\]$/gm, "  $1: []"),
+    );
+    const run = cli(dir, [
+      "test",
+      "--node",
+      "20,22",
+      "--only",
+      "unit",
+      "--jobs",
+      "1",
+      "--config",
+      config,
+    ]);
+    const code = await run.done;
+    const out = run.output();
+    assert.is(code, 0, out.slice(-3000));
+    assert.match(out, /\[test node2[02]\/unit\] queued: all 1 job slots are busy \(--jobs\)/);
+    const windows = ["20", "22"].map((v) => {
+      const m = new RegExp(`\\[test node${v}/unit\\] .*window (\\d+) (\\d+)`).exec(out);
+      assert.ok(m, `node${v} printed its window\n${out.slice(-2000)}`);
+      return [Number(m?.[1]), Number(m?.[2])] as const;
+    });
+    const [a, b] = windows as [readonly [number, number], readonly [number, number]];
+    assert.ok(a[1] <= b[0] || b[1] <= a[0], `windows overlap: ${JSON.stringify(windows)}`);
+    assert.is(leftovers(runIdOf(out)), "");
   },
 );
 

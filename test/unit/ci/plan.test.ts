@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -51,6 +51,9 @@ test("the CLI parses lists and rejects bad values", () => {
   assert.equal(o.skip, ["scan"]);
   assert.ok(o.failFast);
   assert.is(o.engine, "auto");
+  assert.is(o.jobs, availableParallelism(), "--jobs defaults to one per CPU");
+  assert.is(parseCli(["--jobs", "3"]).jobs, 3);
+  assert.is(parseCli(["-j", "1"]).jobs, 1);
   assert.is(parseCli(["images", "--offline"]).command, "images");
   for (const bad of [
     ["lnt"],
@@ -60,6 +63,9 @@ test("the CLI parses lists and rejects bad values", () => {
     ["--only", "smoke"],
     ["--nope"],
     ["deploy", "--env", "qa"],
+    ["--jobs", "0"],
+    ["--jobs", "1.5"],
+    ["--jobs", "many"],
   ])
     assert.throws(
       () => parseCli(bad),

@@ -60,7 +60,10 @@ test("a registry answers with any HTTP status; a closed port or a silent one doe
     });
     const t0 = Date.now();
     assert.equal(await registryAnswers(`127.0.0.1:${mute}`, 500), { ok: false, why: "timeout" });
-    assert.ok(Date.now() - t0 < 2000);
+    assert.ok(
+      Date.now() - t0 < 10_000,
+      "the 500 ms bound ended the wait (slack for a loaded machine)",
+    );
   } finally {
     silent.closeAllConnections();
     await close(silent);
