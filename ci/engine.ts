@@ -161,6 +161,8 @@ export interface BuildSpec {
   exclude?: string[];
   log?: LineSink;
   signal?: AbortSignal;
+  /** Called when the build gets a job slot and starts (after any wait behind `--jobs`). */
+  started?: () => void;
 }
 
 /** An image an engine built; pass it back to export, publish, load or run. */

@@ -9,8 +9,11 @@
  */
 import { availableParallelism } from "node:os";
 import pLimit from "p-limit";
-import type { Engine } from "../engine.js";
+import type { BuildSpec, Engine } from "../engine.js";
 import { StepFailed } from "./errors.js";
+
+/** What a queued run or build may carry: a progress sink and a start callback. */
+type Queued = Pick<BuildSpec, "log" | "started">;
 
 /** The default: one job per CPU. */
 export const defaultJobs = (): number => availableParallelism();
@@ -18,18 +21,23 @@ export const defaultJobs = (): number => availableParallelism();
 /** The engine with `run` and `build` queued behind `jobs` slots. */
 export function withJobs(engine: Engine, jobs: number): Engine {
   const slot = pLimit(jobs);
+  /** Runs `work` in a slot, saying so when it must wait; `started` marks when it gets one. */
+  const inSlot = <T>(spec: Queued, work: () => Promise<T>): Promise<T> => {
+    if (slot.activeCount >= jobs) spec.log?.(`queued: all ${jobs} job slots are busy (--jobs)`);
+    return slot(() => {
+      spec.started?.();
+      return work();
+    });
+  };
   return {
     name: engine.name,
-    run: (spec) => {
-      if (slot.activeCount >= jobs) spec.log?.(`queued: all ${jobs} job slots are busy (--jobs)`);
-      return slot(() => {
+    run: (spec) =>
+      inSlot(spec, async () => {
         // Cancelled (--fail-fast, Ctrl-C) while queued: never start the container.
         if (spec.signal?.aborted) throw new StepFailed(spec.name, "queued", -1, "");
-        spec.started?.();
         return engine.run(spec);
-      });
-    },
-    build: (spec) => slot(() => engine.build(spec)),
+      }),
+    build: (spec) => inSlot(spec, () => engine.build(spec)),
     exportImage: (variants, tarPath) => engine.exportImage(variants, tarPath),
     publishImage: (variants, ref, auth) => engine.publishImage(variants, ref, auth),
     loadImage: (image, tag) => engine.loadImage(image, tag),

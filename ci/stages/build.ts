@@ -56,6 +56,7 @@ async function buildPlatform(
   ctx: StageContext,
   platform: string,
   args: Record<string, string>,
+  started: () => void,
 ): Promise<BuiltImage> {
   if (ctx.engine.name === "docker" && !process.env.DOCKER_HOST && canRun(platform) === false)
     throw new Error(emulationHint(platform));
@@ -64,10 +65,15 @@ async function buildPlatform(
       context: ctx.root,
       dockerfile: DOCKERFILE,
       platform,
-      buildArgs: { ...args, NODE_IMAGE: await baseImage(ctx, platform) },
+      buildArgs: {
+        ...args,
+        NODE_IMAGE: await baseImage(ctx, platform),
+        BUILD_NODE_IMAGE: await baseImage(ctx, nativePlatform()),
+      },
       secrets: ctx.ca ? [ctx.ca] : [],
       log: ctx.cellLog(platform),
       signal: ctx.signal,
+      started,
     });
   } catch (e) {
     const tail = (e as { tail?: string }).tail ?? (e as Error).message;
@@ -89,15 +95,20 @@ async function exportTar(ctx: StageContext, images: BuiltImage[], file: string):
   return rel;
 }
 
-/** Runs a step of the stage as a summary cell; returns its value, or undefined when it failed. */
+/**
+ * Runs a step of the stage as a summary cell; returns its value, or undefined when it failed. `fn` may call
+ * `started` when it gets a `--jobs` slot, so the cell's time leaves out the wait.
+ */
 async function cell<T>(
   cells: CellResult[],
   name: string,
-  fn: () => Promise<T>,
+  fn: (started: () => void) => Promise<T>,
 ): Promise<T | undefined> {
-  const t0 = Date.now();
+  let t0 = Date.now();
   try {
-    const v = await fn();
+    const v = await fn(() => {
+      t0 = Date.now();
+    });
     cells.push({ name, status: "passed", durationMs: Date.now() - t0 });
     return v;
   } catch (e) {
@@ -125,7 +136,9 @@ export const run: StageFn = async (ctx) => {
   );
   const cells: CellResult[] = [];
   const built = await Promise.all(
-    ctx.config.platforms.map((p) => cell(cells, p, () => buildPlatform(ctx, p, args))),
+    ctx.config.platforms.map((p) =>
+      cell(cells, p, (started) => buildPlatform(ctx, p, args, started)),
+    ),
   );
   const images = built.filter((b): b is BuiltImage => b !== undefined);
   const failed = cells.filter((c) => c.status === "failed");

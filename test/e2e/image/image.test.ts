@@ -7,6 +7,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { $ } from "zx";
 import { contractMetrics, scrapedMetrics } from "../../../ci/checks/dashboard.js";
+import { CA_BUNDLE } from "../../helpers/ca.js";
 import { dockerTest } from "../../helpers/docker.js";
 import {
   buildImage,
@@ -25,10 +26,7 @@ const container = `${RUN_ID}-app`;
 const network = `${RUN_ID}-net`;
 const dir = mkdtempSync(join(tmpdir(), "codex-e2e-image-"));
 const secret = join(dir, "npm_ca.pem");
-writeFileSync(
-  secret,
-  `${readFileSync("/etc/ssl/certs/ca-certificates.crt", "utf8")}\n# ${SECRET_MARKER}\n`,
-);
+writeFileSync(secret, `${readFileSync(CA_BUNDLE, "utf8")}\n# ${SECRET_MARKER}\n`);
 
 test.after(async () => {
   await $({ quiet: true, nothrow: true })`${DOCKER} rm -f -v ${container}`;

@@ -81,7 +81,10 @@ dockerTest(
   },
 );
 
-/** `process.arch` as the image's own node reports it, run as linux/arm64 (under qemu on amd64). */
+/**
+ * `process.arch` as the image's own node reports it, run as linux/arm64 (under qemu on amd64), after loading
+ * the production dependencies, which the Dockerfile installs on the build platform.
+ */
 const nodeArch = (ref: string): string =>
   docker(
     "run",
@@ -92,7 +95,7 @@ const nodeArch = (ref: string): string =>
     "node",
     ref,
     "-p",
-    "process.arch",
+    'require("zx") && require("prom-client") && process.arch',
   );
 
 /** Waits until something listens on 127.0.0.1:port. */

@@ -14,6 +14,7 @@ import { openDocker } from "../../../ci/engines/docker.js";
 import { DOCKER_BIN } from "../../../ci/host.js";
 import type { StageContext, StageOptions } from "../../../ci/stage.js";
 import * as build from "../../../ci/stages/build.js";
+import { CA_BUNDLE } from "../../helpers/ca.js";
 
 export const repoRoot = process.cwd();
 /** Unique per test process: names images, projects and tags. */
@@ -125,7 +126,7 @@ export function context(
     runId: `e2e${id}`,
     log: sink(""),
     cellLog: (c) => sink(`[${c}] `),
-    ca: { name: "npm_ca", file: "/etc/ssl/certs/ca-certificates.crt" },
+    ca: { name: "npm_ca", file: CA_BUNDLE },
     signal: new AbortController().signal,
     lines,
   };

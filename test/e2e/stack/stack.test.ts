@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { $ } from "zx";
+import { CA_BUNDLE } from "../../helpers/ca.js";
 import { dockerTest } from "../../helpers/docker.js";
 import { buildImage, DOCKER, freePort, health, IMAGE, RUN_ID, waitFor } from "../image/helpers.js";
 
@@ -13,7 +14,7 @@ const project = `${RUN_ID}stack`;
 const file = "docker/compose.yaml";
 const dir = mkdtempSync(join(tmpdir(), "codex-e2e-stack-"));
 const secret = join(dir, "npm_ca.pem");
-writeFileSync(secret, readFileSync("/etc/ssl/certs/ca-certificates.crt"));
+writeFileSync(secret, readFileSync(CA_BUNDLE));
 
 /** docker-compose 1.29 (Debian) when present, else the v2 plugin. */
 const composeCmd =

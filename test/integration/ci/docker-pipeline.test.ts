@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { CA_BUNDLE } from "../../helpers/ca.js";
 import { dockerTest } from "../../helpers/docker.js";
 
 const repo = process.cwd();
@@ -95,8 +96,7 @@ function cli(
       cwd,
       env: {
         ...process.env,
-        NODE_EXTRA_CA_CERTS:
-          process.env.NODE_EXTRA_CA_CERTS ?? "/etc/ssl/certs/ca-certificates.crt",
+        NODE_EXTRA_CA_CERTS: CA_BUNDLE,
         ...extraEnv,
       },
     },
