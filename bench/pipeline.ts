@@ -4,8 +4,9 @@
  * 1. cold vs warm `lint test`: cold starts with no npm cache volume and no step snapshots; warm reruns with
  *    nothing changed (passing steps come from snapshots, npm from its cache volume).
  *    Target: warm ≤ 40% of cold.
- * 2. parallel vs sequential matrix: `test --only unit` for three Node versions in one run, cells in parallel
- *    (--jobs, default one per CPU) against the same run with `--jobs 1`. Target: parallel ≤ 0.75× sequential.
+ * 2. parallel vs sequential matrix: `test --only unit` for three Node versions in one run, all cells at once
+ *    (`--jobs <cells>`; `--jobs n` to try another cap) against the same run with `--jobs 1`.
+ *    Target: parallel ≤ 0.75× sequential.
  *
  * Usage: npx tsx bench/pipeline.ts [--cells 20,22,24] [--node 22] [--jobs n] [--tree head|worktree]
  * Runs on a copy of the committed tree (`git archive HEAD`, default) so "nothing changed" holds while people
@@ -14,7 +15,7 @@
  * served from snapshots, so a red tree shows a smaller warm gain.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { $ } from "zx";
@@ -107,10 +108,11 @@ try {
   console.log(`warm / cold = ${(warm.s / cold.s).toFixed(2)}   (target ≤ 0.40)\n`);
 
   // Matrix runs re-run every step (--no-cache), so both sides do the same work. Sequential is the same run
-  // with one job slot; parallel uses --jobs (default: one per CPU, as users get it).
+  // with one job slot; parallel gives every cell a slot unless --jobs says otherwise.
   const matrix = ["test", "--only", "unit", "--no-cache", "--node", cells.join(",")];
-  const parallel = await timed([...matrix, ...(values.jobs ? ["--jobs", values.jobs] : [])]);
-  show(`parallel  ${matrix.join(" ")} --jobs ${values.jobs ?? availableParallelism()}`, parallel);
+  const jobs = values.jobs ?? String(cells.length);
+  const parallel = await timed([...matrix, "--jobs", jobs]);
+  show(`parallel  ${matrix.join(" ")} --jobs ${jobs}`, parallel);
   const sequential = await timed([...matrix, "--jobs", "1"]);
   show(`sequential  ${matrix.join(" ")} --jobs 1`, sequential);
   console.log(
