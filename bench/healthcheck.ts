@@ -4,13 +4,13 @@
  *   npx tsx bench/healthcheck.ts [--runs N]
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { writeState } from "../scripts/lib/state.js";
 import { cleanup, repoRoot, tempDir } from "../test/helpers/proc.js";
-import { storeEnv } from "../test/helpers/store.js";
+import { healthyTree } from "../test/helpers/store.js";
 import { build } from "./lib/exporter.js";
 import { load, ms, quantile } from "./lib/stats.js";
 
@@ -40,18 +40,7 @@ const root = tempDir("bench-health");
 const srv = createServer().listen(0, "127.0.0.1");
 await new Promise((r) => srv.once("listening", r));
 try {
-  const e = storeEnv(root);
-  for (const d of [
-    e.CODEX_SESSIONS_ROOT,
-    join(e.CODEX_HOME, "queue"),
-    join(e.CODEX_HOME, "git-state"),
-    e.CODEX_DATA_DIR,
-    e.CODEX_LOG_DIR,
-    join(root, "user"),
-  ]) {
-    mkdirSync(d, { recursive: true });
-  }
-  writeFileSync(join(root, "user", ".gitconfig"), "[user]\n\tname = B\n\temail = b@example.com\n");
+  const e = healthyTree(root);
   const addr = srv.address();
   writeState(join(e.CODEX_HOME, "run", "services.json"), {
     version: 1,
@@ -69,9 +58,7 @@ try {
   });
   const env = {
     PATH: process.env.PATH,
-    HOME: join(root, "user"),
     ...e,
-    CODEX_MIN_FREE_BYTES: "1024",
     // As in the image: the identity comes from the environment, which the entrypoint wrote to git.
     GIT_USER_NAME: "B",
     GIT_USER_EMAIL: "b@example.com",

@@ -44,6 +44,25 @@ export function storeEnv(root: string): StoreEnv {
   };
 }
 
+/**
+ * A tree the healthcheck finds healthy under `root`: every required directory, and a HOME whose git config
+ * has an identity. Returns the env to run it with (a low free-space floor, so any test disk passes).
+ */
+export function healthyTree(root: string) {
+  const env = { ...storeEnv(root), HOME: join(root, "home-user"), CODEX_MIN_FREE_BYTES: "1024" };
+  for (const d of [
+    env.CODEX_SESSIONS_ROOT,
+    join(env.CODEX_HOME, "queue"),
+    join(env.CODEX_HOME, "git-state"),
+    env.CODEX_DATA_DIR,
+    env.CODEX_LOG_DIR,
+    env.HOME,
+  ])
+    mkdirSync(d, { recursive: true });
+  writeFileSync(join(env.HOME, ".gitconfig"), "[user]\n\tname = T\n\temail = t@example.com\n");
+  return env;
+}
+
 /** Session i is completed (i%3==0), failed (1) or running (2); finished ones have a duration of i%100 seconds. */
 export function writeSession(
   sessionsRoot: string,

@@ -6,25 +6,13 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { writeState } from "../../../scripts/lib/state.js";
 import { cleanup, freePort, repoRoot, runScript, tempDir } from "../../helpers/proc.js";
-import { storeEnv } from "../../helpers/store.js";
+import { healthyTree } from "../../helpers/store.js";
 
 /** A healthy tree: all required dirs, a HOME with a git identity. */
 function tree() {
   const root = tempDir("health");
   chmodSync(root, 0o755);
-  const env = { ...storeEnv(root), HOME: join(root, "home-user"), CODEX_MIN_FREE_BYTES: "1024" };
-  for (const d of [
-    env.CODEX_SESSIONS_ROOT,
-    join(env.CODEX_HOME, "queue"),
-    join(env.CODEX_HOME, "git-state"),
-    env.CODEX_DATA_DIR,
-    env.CODEX_LOG_DIR,
-    env.HOME,
-  ]) {
-    mkdirSync(d, { recursive: true });
-  }
-  writeFileSync(join(env.HOME, ".gitconfig"), "[user]\n\tname = T\n\temail = t@example.com\n");
-  return { root, env };
+  return { root, env: healthyTree(root) };
 }
 
 /** Runs the healthcheck on a tree. */
