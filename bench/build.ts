@@ -15,10 +15,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../ci/config.js";
-import { openDocker } from "../ci/engines/docker.js";
-import { DOCKER_BIN } from "../ci/host.js";
+import { openDocker } from "../ci/engines/docker/index.js";
+import { readSettings } from "../ci/settings.js";
 import type { StageContext } from "../ci/stage.js";
-import { run as build } from "../ci/stages/build.js";
+import { build } from "../ci/stages/build/index.js";
 
 const { values } = parseArgs({ options: { platform: { type: "string" } } });
 const repo = resolve(import.meta.dirname, "..");
@@ -47,7 +47,12 @@ git("init", "-q", "-b", "bench");
 git("add", ".");
 git("-c", "user.name=bench", "-c", "user.email=bench@local", "commit", "-qm", "bench");
 
-const engine = await openDocker(`bench${id}`);
+const settings = await readSettings({
+  ...process.env,
+  NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? "/etc/ssl/certs/ca-certificates.crt",
+});
+const DOCKER_BIN = settings.engine.dockerBin;
+const engine = await openDocker(`bench${id}`, { cache: true, settings: settings.engine });
 /** Runs the build stage once on the copy; returns seconds. */
 async function timed(label: string): Promise<number> {
   const ctx: StageContext = {
@@ -58,14 +63,11 @@ async function timed(label: string): Promise<number> {
     runId: `bench${id}`,
     log: () => {},
     cellLog: () => () => {},
-    ca: {
-      name: "npm_ca",
-      file: process.env.NODE_EXTRA_CA_CERTS ?? "/etc/ssl/certs/ca-certificates.crt",
-    },
+    settings: settings.stages,
     signal: new AbortController().signal,
   };
   const t0 = performance.now();
-  const r = await build(ctx);
+  const r = await build.run(ctx);
   const s = (performance.now() - t0) / 1000;
   if (r.status !== "passed") throw new Error(`${label} build ${r.status}: ${r.detail}`);
   console.log(`${label.padEnd(22)} ${s.toFixed(1).padStart(7)} s`);

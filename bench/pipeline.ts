@@ -19,8 +19,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { $ } from "zx";
-import { SNAPSHOT_LABEL } from "../ci/engines/docker.js";
-import { DOCKER_BIN } from "../ci/host.js";
+import { SNAPSHOT_LABEL } from "../ci/engines/docker/index.js";
+import { chooseDockerBin } from "../ci/lib/docker-bin.js";
 import type { RunReport } from "../ci/report.js";
 
 const { values } = parseArgs({
@@ -33,6 +33,7 @@ const { values } = parseArgs({
 });
 const cells = (values.cells ?? "").split(",");
 const VOLUME = "codex-ci-bench-npm";
+const DOCKER_BIN = await chooseDockerBin(process.env);
 
 // A stable copy of the tree, and the shipped config with the bench's own npm cache volume.
 const dir = mkdtempSync(join(tmpdir(), "codex-ci-bench-"));

@@ -1,9 +1,7 @@
 /**
- * The engine-neutral interface every stage is written against.
- *
- * Two engines implement it: `ci/engines/dagger.ts` (the Dagger SDK) and `ci/engines/docker.ts`
- * (the local Docker daemon). A stage never imports an engine; it receives one in its
- * `StageContext` (see `ci/stage.ts`). This file holds types only. Stable: add, don't rename.
+ * The engine-neutral interface every stage is written against. Two engines implement it:
+ * `ci/engines/dagger/` (the Dagger SDK) and `ci/engines/docker/` (a Docker daemon). A stage never imports
+ * an engine; it receives one in its `StageContext` (`ci/stage.ts`). Types only.
  *
  * Conventions both engines honour:
  * - Commands name their binary explicitly; the image's ENTRYPOINT is ignored (Dagger's default).
@@ -153,12 +151,15 @@ export interface BuildSpec {
   platform: string;
   /** Non-secret build args only. */
   buildArgs?: Record<string, string>;
+  /**
+   * Build args that name a base image, and the platform it is wanted for: the engine resolves each to the
+   * image it has for that platform (the Docker engine's per-platform alias of an offline stand-in).
+   */
+  baseImages?: Record<string, string>;
   /** BuildKit secrets, mounted with `RUN --mount=type=secret,id=<name>`. */
   secrets?: Secret[];
   /** Multi-stage target. */
   target?: string;
-  /** Globs left out of the context (Dagger; the Docker engine relies on .dockerignore). */
-  exclude?: string[];
   log?: LineSink;
   signal?: AbortSignal;
   /** Called when the build gets a job slot and starts (after any wait behind `--jobs`). */
@@ -180,6 +181,13 @@ export interface RegistryAuth {
   password: Secret;
 }
 
+/** How `publishImage` reaches the registry. */
+export interface PublishOptions {
+  auth?: RegistryAuth;
+  /** Plain HTTP and no TLS check: only for a loopback registry or one the config declares insecure. */
+  insecure?: boolean;
+}
+
 /** A failing step: message names the run and the step, never secrets. */
 export interface StepError extends Error {
   readonly run: string;
@@ -189,9 +197,47 @@ export interface StepError extends Error {
   readonly tail: string;
 }
 
+/** How a command ended. */
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `docker` and compose commands against the daemon deploys go to: `DOCKER_HOST`, else the local socket. */
+export interface DockerClient {
+  /**
+   * `args[0]` is "docker" or "docker-compose"; compose files are named relative to the repo root. Never throws
+   * on a non-zero exit; past `timeoutMs` the command is stopped and reads as failed.
+   */
+  exec(
+    args: string[],
+    opts?: { env?: Record<string, string>; timeoutMs?: number },
+  ): Promise<ExecResult>;
+  /** `docker load` of an image tarball on the caller's disk. */
+  load(tarball: string): Promise<ExecResult>;
+}
+
+/** What a `DockerClient` needs. */
+export interface DockerClientSpec {
+  /** The repo root: compose files and build contexts are under it. */
+  root: string;
+  /** An image with the docker CLI and compose, for engines that run commands in a container. */
+  image: string;
+  /** Variables compose passes to the stack, as secrets. */
+  secrets: Record<string, Secret>;
+}
+
+/** What differs between engines, for the few places a stage must know. */
+export interface EngineCapabilities {
+  /** `exportImage` writes several platforms into one OCI index; else one docker-archive per platform. */
+  multiPlatformExport: boolean;
+}
+
 /** What an engine can do. One instance per pipeline run; `close()` removes everything it made. */
 export interface Engine {
   readonly name: "dagger" | "docker";
+  readonly capabilities: EngineCapabilities;
   /** Runs steps in a container; rejects with a `StepError` on the first failing step. */
   run(spec: RunSpec): Promise<RunResult>;
   /** Builds one platform of a Dockerfile. */
@@ -202,11 +248,23 @@ export interface Engine {
    */
   exportImage(variants: BuiltImage[], tarPath: string): Promise<void>;
   /** Pushes the variants as one (multi-platform) image; returns the pushed reference with digest. */
-  publishImage(variants: BuiltImage[], ref: string, auth?: RegistryAuth): Promise<string>;
+  publishImage(variants: BuiltImage[], ref: string, opts?: PublishOptions): Promise<string>;
   /** Loads one variant into the host's Docker under `tag`. */
   loadImage(image: BuiltImage, tag: string): Promise<void>;
   /** Starts a container as a service other runs can bind to. */
   startService(spec: ServiceSpec): Promise<ServiceHandle>;
+  /** A docker client for the daemon deploys go to. */
+  dockerClient(spec: DockerClientSpec): DockerClient;
   /** Stops and removes every container, network, service and temporary volume of this run. */
   close(): Promise<void>;
+}
+
+/** What engines are told about their environment, read once by the entry (`ci/settings.ts`). */
+export interface EngineSettings {
+  /** The docker client to drive. */
+  dockerBin: string;
+  /** `DOCKER_HOST`: the daemon is elsewhere (no binfmt_misc check here, ports on its host). */
+  dockerHost?: string;
+  /** A `dagger run` session, or the CLI the SDK should start one with. */
+  dagger: { sessionPort?: string; sessionToken?: string; cliBin?: string };
 }

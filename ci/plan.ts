@@ -1,15 +1,7 @@
 /** Which stages run, in what order, after what; and the `--plan` text. */
-import { STAGES } from "./cli.js";
-import type { PlannedRun, StageName } from "./stage.js";
-
-/** What each stage needs to have passed (or been skipped on purpose) first. */
-export const NEEDS: Record<StageName, StageName[]> = {
-  lint: [],
-  test: [],
-  build: [],
-  scan: ["build"],
-  deploy: ["build", "scan", "test"],
-};
+import type { BuildSpec, RunSpec } from "./engine.js";
+import type { Job, StageOptions } from "./stage.js";
+import { STAGES, type StageName, stageNamed } from "./stages/index.js";
 
 /** One selected stage and why it runs. */
 export interface Selected {
@@ -20,25 +12,32 @@ export interface Selected {
   pulledInBy?: StageName;
 }
 
+/** What `stage` needs with these options: nothing when it stands alone (`deploy --down`). */
+function needsOf(stage: StageName, options?: StageOptions): StageName[] {
+  const s = stageNamed(stage);
+  if (options && s.standalone?.(options)) return [];
+  return [...s.needs] as StageName[];
+}
+
 /** The stages to run, dependencies first: named (default all) plus what they need, minus --skip. */
 export function selectStages(
   named: StageName[],
   skip: StageName[],
-  needs: Record<StageName, StageName[]> = NEEDS,
+  options?: StageOptions,
 ): Selected[] {
   const wanted = new Map<StageName, StageName | undefined>();
   const add = (s: StageName, by?: StageName) => {
     if (skip.includes(s) || wanted.has(s)) return;
     wanted.set(s, by);
-    for (const d of needs[s]) add(d, by ?? s);
+    for (const d of needsOf(s, options)) add(d, by ?? s);
   };
-  for (const s of named.length ? named : STAGES) add(s);
-  // STAGES is already in dependency order, so filtering it keeps dependencies first.
-  return STAGES.filter((s) => wanted.has(s)).map((stage) => {
+  for (const s of named.length ? named : STAGES.map((x) => x.name)) add(s);
+  // STAGES is in dependency order, so filtering it keeps dependencies first.
+  return STAGES.filter((s) => wanted.has(s.name)).map(({ name: stage }) => {
     const pulledInBy = named.length && !named.includes(stage) ? wanted.get(stage) : undefined;
     return {
       stage,
-      needs: needs[stage].filter((d) => wanted.has(d)),
+      needs: needsOf(stage, options).filter((d) => wanted.has(d)),
       ...(pulledInBy ? { pulledInBy } : {}),
     };
   });
@@ -54,10 +53,40 @@ export function waves(selected: Selected[]): StageName[][] {
   return out;
 }
 
-/** The `--plan` text: waves, dependencies and each stage's containers. */
+/** A step's argv for display. */
+const shown = (args: string[]) => args.join(" ");
+
+/** The `docker build` a build job stands for. */
+export function buildCommand(spec: BuildSpec): string {
+  const args = ["docker build", `--platform ${spec.platform}`];
+  if (spec.dockerfile) args.push(`-f ${spec.dockerfile}`);
+  if (spec.target) args.push(`--target ${spec.target}`);
+  for (const [k, v] of Object.entries(spec.buildArgs ?? {})) args.push(`--build-arg ${k}=${v}`);
+  for (const s of spec.secrets ?? []) args.push(`--secret id=${s.name}`);
+  args.push(spec.context ?? ".");
+  return args.join(" ");
+}
+
+/** The lines of one run: its container, then each step. */
+function runLines(spec: RunSpec): string[] {
+  const lines = [`  ${spec.name}: ${spec.image}${spec.platform ? ` (${spec.platform})` : ""}`];
+  for (const svc of spec.services ?? []) lines.push(`    with service ${svc.hostname}`);
+  for (const step of [...(spec.setup ?? []), ...spec.steps])
+    lines.push(`    $ ${shown(step.args)}`);
+  return lines;
+}
+
+/** The lines of one job. */
+export function jobLines(job: Job): string[] {
+  if (job.kind === "run") return runLines(job.spec);
+  if (job.kind === "build") return [`  ${job.name}: ${buildCommand(job.spec)}`];
+  return [`  ${job.name}:`, ...job.lines.map((l) => `    ${l}`)];
+}
+
+/** The `--plan` text: waves, dependencies and each stage's jobs (or why it cannot say). */
 export function planText(
   selected: Selected[],
-  runs: Map<StageName, PlannedRun[] | string>,
+  jobs: Map<StageName, Job[] | string>,
   skipped: StageName[],
 ): string {
   const lines: string[] = [];
@@ -70,12 +99,9 @@ export function planText(
       s.pulledInBy ? `pulled in by ${s.pulledInBy}` : "",
     ].filter(Boolean);
     lines.push("", `${s.stage} (${why.join("; ")})`);
-    const r = runs.get(s.stage);
-    if (typeof r === "string") lines.push(`  ${r}`);
-    for (const run of Array.isArray(r) ? r : []) {
-      lines.push(`  ${run.name}: ${run.image}${run.platform ? ` (${run.platform})` : ""}`);
-      for (const step of run.steps) lines.push(`    $ ${step}`);
-    }
+    const j = jobs.get(s.stage);
+    if (typeof j === "string") lines.push(`  ${j}`);
+    else for (const job of j ?? []) lines.push(...jobLines(job));
   }
   if (skipped.length) lines.push("", `skipped: ${skipped.join(", ")}`);
   return `${lines.join("\n")}\n`;

@@ -1,11 +1,11 @@
 /** The end-of-run summary: a text table, the same as Markdown for GITHUB_STEP_SUMMARY, and the --json report. */
-import { appendFile, mkdir, rename, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
-import { duration } from "./log.js";
+import { appendFile } from "node:fs/promises";
+import { writeJsonAtomic } from "./lib/files.js";
+import { duration } from "./lib/log.js";
 import type { StageResult, Status } from "./stage.js";
 
 /** One stage's outcome with its timing, as main.ts records it. */
-export interface StageReport extends StageResult {
+export interface StageReport extends Omit<StageResult, "output" | "intended"> {
   stage: string;
   durationMs: number;
 }
@@ -78,16 +78,11 @@ export function markdownTable(report: RunReport): string {
   return `${out.join("\n")}\n`;
 }
 
-/** Appends the Markdown summary to $GITHUB_STEP_SUMMARY when set. */
-export async function writeStepSummary(report: RunReport): Promise<void> {
-  const file = process.env.GITHUB_STEP_SUMMARY;
-  if (file) await appendFile(file, markdownTable(report));
+/** Appends the Markdown summary to the job summary file (`$GITHUB_STEP_SUMMARY`). */
+export async function writeStepSummary(report: RunReport, file: string): Promise<void> {
+  await appendFile(file, markdownTable(report));
 }
 
 /** Writes the JSON report whole (temp file + rename), so a crash leaves no half-written file. */
-export async function writeJson(report: RunReport, file: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(report, null, 2)}\n`);
-  await rename(tmp, file);
-}
+export const writeJson = (report: RunReport, file: string): Promise<void> =>
+  writeJsonAtomic(file, report);

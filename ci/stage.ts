@@ -1,24 +1,14 @@
 /**
- * The contract between `ci/main.ts` and each `ci/stages/<name>.ts`.
- *
- * A stage module exports:
- * ```ts
- * export const run: StageFn;            // does the work on ctx.engine
- * export const plan: PlanFn;            // the containers it would run, for `--plan` (no side effects)
- * ```
- * main.ts imports stage modules dynamically, so a missing file is a clear error for that stage only.
- * Types only. Stable: add, don't rename.
+ * The contract between the entry (`ci/main.ts`, `ci/pipeline.ts`) and each stage in `ci/stages/<name>/`.
+ * Types only. The stage list itself is `ci/stages/index.ts`.
  */
 import type { PipelineConfig, TestKind } from "./config.js";
-import type { Engine, LineSink, Secret } from "./engine.js";
-
-/** Stage names, in the order the summary lists them. */
-export type StageName = "lint" | "test" | "build" | "scan" | "deploy";
+import type { BuildSpec, Engine, LineSink, RunSpec } from "./engine.js";
 
 /** The outcome of a stage or cell. */
 export type Status = "passed" | "failed" | "skipped";
 
-/** One matrix cell or sub-step of a stage, one row of the summary table. */
+/** One matrix cell or sub-step of a stage: one row of the summary table. */
 export interface CellResult {
   /** e.g. "node22/unit" or "linux/arm64". */
   name: string;
@@ -29,16 +19,20 @@ export interface CellResult {
 }
 
 /** What a stage gives back; a stage reports failure here rather than throwing when it can. */
-export interface StageResult {
+export interface StageResult<Out = unknown> {
   status: Status;
   /** One line: why it failed or was skipped, or a short summary (e.g. counts by severity). */
   detail?: string;
   cells?: CellResult[];
   /** Extra Markdown for GITHUB_STEP_SUMMARY (e.g. a scan table). */
   markdown?: string;
+  /** Skipped because the config says so (scan.enabled: false): it does not hold back the stages after it. */
+  intended?: boolean;
+  /** Handed in memory to the stages that need this one. */
+  output?: Out;
 }
 
-/** Options from the CLI that stages read (after the config file, CLI wins). */
+/** What the command line tells the stages (after the config file; the CLI wins). */
 export interface StageOptions {
   /** Test kinds selected with `--only` (default all of config.test.kinds). */
   only: TestKind[];
@@ -52,11 +46,39 @@ export interface StageOptions {
   volumes: boolean;
 }
 
-/** Everything a stage gets. `config` already has CLI overrides (--node, --platform) applied. */
+/** The environment, read once by the entry (`ci/settings.ts`); no stage reads `process.env`. */
+export interface Settings {
+  /** Extra CA bundle for npm in steps and builds: `--ca-file`, else `NODE_EXTRA_CA_CERTS`. */
+  caFile?: string;
+  /** Facts CI systems give about the commit (image labels and tags). */
+  ci: {
+    sha?: string;
+    headRef?: string;
+    refType?: string;
+    refName?: string;
+    repository?: string;
+    serverUrl?: string;
+    sourceDateEpoch?: string;
+  };
+  /** `build --push` target and credentials from `CODEX_REGISTRY*`. */
+  registry: {
+    repository?: string;
+    username?: string;
+    password?: string;
+    passwordFile?: string;
+  };
+  /** `COMPOSE_PROJECT_NAME`. */
+  composeProject?: string;
+  /** Secrets the compose stack receives from the caller's environment (GITHUB_TOKEN), when set. */
+  stackSecrets: Record<string, string>;
+}
+
+/** Everything a stage gets. `config` already has the CLI's overrides (--node, --platform) applied. */
 export interface StageContext {
   engine: Engine;
   config: PipelineConfig;
   options: StageOptions;
+  settings: Settings;
   /** Absolute repo root; host paths in specs are relative to it. */
   root: string;
   /** Unique per pipeline run; engines label resources with it. */
@@ -65,33 +87,34 @@ export interface StageContext {
   log: LineSink;
   /** Progress sink for one cell, prefixed "[stage cell]". */
   cellLog(cell: string): LineSink;
-  /** Extra CA bundle (from --ca-file or the host's NODE_EXTRA_CA_CERTS), to mount as a secret file. */
-  ca?: Secret;
   /** Aborted on Ctrl-C, or on the first failure with --fail-fast. */
   signal: AbortSignal;
 }
 
-/** A stage's entry point. */
-export type StageFn = (ctx: StageContext) => Promise<StageResult>;
+/** What describing a stage needs: the same as running it, without an engine. */
+export type PlanContext = Pick<StageContext, "config" | "options" | "settings" | "root">;
 
-/** A container a stage would run, for `--plan`. */
-export interface PlannedRun {
-  /** e.g. "node22/unit". */
-  name: string;
-  image: string;
-  platform?: string;
-  /** Each step's argv, joined for display. */
-  steps: string[];
-}
+/** One piece of a stage's work, as `--plan` shows it and `run` does it. */
+export type Job =
+  /** A container and its steps. */
+  | { kind: "run"; spec: RunSpec }
+  /** One platform of a Dockerfile. */
+  | { kind: "build"; name: string; spec: BuildSpec }
+  /** Work that is not a container of its own (exports, publishing, compose), in words. */
+  | { kind: "action"; name: string; lines: string[] };
 
-/** What `--plan` gets: the same config and options, no engine. */
-export type PlanContext = Omit<StageContext, "engine" | "signal" | "log" | "cellLog" | "runId">;
-
-/** A stage's plan: the containers it would run, without side effects. */
-export type PlanFn = (ctx: PlanContext) => PlannedRun[] | Promise<PlannedRun[]>;
-
-/** The shape of a `ci/stages/<name>.ts` module. */
-export interface StageModule {
-  run: StageFn;
-  plan?: PlanFn;
+/**
+ * A stage. `describe` and `run` share one description of the work, so `--plan` shows what `run` does.
+ * `In` is what it receives from the stages it needs; `Out` what it hands on.
+ */
+export interface Stage<Out = unknown, In extends object = object> {
+  readonly name: string;
+  /** One line for `--help` and the README. */
+  readonly about: string;
+  /** Stages that must pass first when they are selected (a stage skipped on purpose does not hold it back). */
+  readonly needs: readonly string[];
+  /** True when, with these options, the stage needs nothing before it (`deploy --down`). */
+  standalone?(options: StageOptions): boolean;
+  describe(ctx: PlanContext): Promise<Job[]>;
+  run(ctx: StageContext, inputs: Partial<In>): Promise<StageResult<Out>>;
 }

@@ -9,8 +9,9 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { arch } from "node:os";
-import type { PipelineConfig } from "../config.js";
+import { enableEmulation } from "../lib/binfmt.js";
+import { nativePlatform } from "../lib/platform.js";
+import { mustExec } from "../lib/process.js";
 import type { DoctorContext } from "./check.js";
 import { run, which } from "./probe.js";
 
@@ -18,24 +19,13 @@ import { run, which } from "./probe.js";
 export const DOCKERD_WAIT_MS = 60_000;
 
 /** Runs a command with its output logged line by line, indented; rejects on a non-zero exit. */
-function shown(
+async function shown(
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   log: (l: string) => void,
 ): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    const relay = (chunk: Buffer) => {
-      for (const line of chunk.toString().split("\n")) if (line.trim()) log(`  ${line}`);
-    };
-    child.stdout.on("data", relay);
-    child.stderr.on("data", relay);
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited with ${code}`)),
-    );
-  });
+  await mustExec([cmd, ...args], { baseEnv: env, onLine: (l) => l.trim() && log(`  ${l}`) });
 }
 
 /** apt-get install `pkgs` without starting their services (prometheus would take port 9090). */
@@ -77,12 +67,7 @@ export async function aptInstall(
 
 /** Mounts binfmt_misc when needed and enables qemu-aarch64. */
 export async function enableBinfmt(ctx: DoctorContext, log: (l: string) => void): Promise<void> {
-  if (!existsSync(`${ctx.binfmtDir}/register`)) {
-    log(`$ mount -t binfmt_misc binfmt_misc ${ctx.binfmtDir}`);
-    await shown("mount", ["-t", "binfmt_misc", "binfmt_misc", ctx.binfmtDir], ctx.env, log);
-  }
-  log("$ update-binfmts --enable qemu-aarch64");
-  await shown("update-binfmts", ["--enable", "qemu-aarch64"], ctx.env, log);
+  await enableEmulation("linux/arm64", log, { dir: ctx.binfmtDir, env: ctx.env });
 }
 
 /** Options of `startDockerd`; the defaults are the host's daemon. */
@@ -103,7 +88,7 @@ export async function startDockerd(
   if (!dockerd) throw new Error("dockerd is not installed (apt-get install docker.io)");
   log(`$ ${[dockerd, ...args].join(" ")} >${logFile} 2>&1 &`);
   const out = openSync(logFile, "a");
-  // Detached: its own session, so it outlives `npm run setup`.
+  // A daemon that outlives `npm run setup`: its own session, its log file as stdout and stderr.
   const child = spawn(dockerd, args, { env: ctx.env, detached: true, stdio: ["ignore", out, out] });
   closeSync(out);
   let exited: number | null | undefined;
@@ -129,33 +114,11 @@ export async function startDockerd(
   );
 }
 
-/** The platform this host runs natively. */
-export const nativePlatform = (): string => `linux/${arch() === "x64" ? "amd64" : arch()}`;
-
-/** Builds the offline base images with ci/stages/images.ts, for every platform this host can run. */
-export async function buildOfflineImages(
-  config: PipelineConfig,
-  canEmulateArm64: boolean,
-  log: (l: string) => void,
-): Promise<void> {
-  // Imported only when needed: the images stage's builders are heavy and not the doctor's.
-  const { offlineImages } = await import("../stages/images.js");
+/** The platforms of the config this host can build: native, and arm64 when qemu runs it. */
+export function buildablePlatforms(platforms: string[], canEmulateArm64: boolean): string[] {
   const native = nativePlatform();
-  const runnable = config.platforms.filter(
+  const runnable = platforms.filter(
     (p) => p === native || (p === "linux/arm64" && canEmulateArm64),
   );
-  const platforms = runnable.length > 0 ? runnable : [native];
-  log(`building offline base images for ${platforms.join(", ")}`);
-  await offlineImages({
-    refs: {
-      node: config.images.node,
-      prometheus: config.images.prometheus,
-      alertmanager: config.images.alertmanager,
-    },
-    nodeVersions: config.node,
-    buildNodeVersion: config.image.nodeVersion,
-    platforms,
-    force: false,
-    log: (line) => log(`  ${line}`),
-  });
+  return runnable.length > 0 ? runnable : [native];
 }

@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { connect, rootCertificates } from "node:tls";
 import { nodeImage, type PipelineConfig } from "../config.js";
+import { platformRef } from "../lib/platform.js";
 import type { CheckResult, DoctorContext } from "./check.js";
 import { run } from "./probe.js";
 
@@ -34,9 +35,7 @@ export function offlineRefs(config: PipelineConfig): string[] {
 }
 
 /** The per-platform aliases of the Dockerfile's base that `offlineImages()` tags (Docker 20.10 keeps one platform per tag). */
-export async function platformRefs(config: PipelineConfig): Promise<string[]> {
-  // Loaded only when asked: the images stage pulls in its builders.
-  const { platformRef } = await import("../stages/images.js");
+export function platformRefs(config: PipelineConfig): string[] {
   return config.platforms.map((p) => platformRef(nodeImage(config, config.image.nodeVersion), p));
 }
 
@@ -97,7 +96,7 @@ export async function offlineImagesCheck(
       fix,
       action: "offline-images",
     };
-  const refs = [...offlineRefs(ctx.config), ...(await platformRefs(ctx.config))];
+  const refs = [...offlineRefs(ctx.config), ...platformRefs(ctx.config)];
   const have = await Promise.all(
     refs.map((r) => run("docker", ["image", "inspect", "--format", "{{.Id}}", r], ctx.env, 10_000)),
   );

@@ -7,16 +7,12 @@
  * On Dagger the engine schedules the work itself and `build` is lazy, so the cap bounds what the pipeline
  * asks for at once rather than what the engine runs.
  */
-import { availableParallelism } from "node:os";
 import pLimit from "p-limit";
 import type { BuildSpec, Engine } from "../engine.js";
 import { StepFailed } from "./errors.js";
 
 /** What a queued run or build may carry: a progress sink and a start callback. */
 type Queued = Pick<BuildSpec, "log" | "started">;
-
-/** The default: one job per CPU. */
-export const defaultJobs = (): number => availableParallelism();
 
 /** The engine with `run` and `build` queued behind `jobs` slots. */
 export function withJobs(engine: Engine, jobs: number): Engine {
@@ -31,6 +27,7 @@ export function withJobs(engine: Engine, jobs: number): Engine {
   };
   return {
     name: engine.name,
+    capabilities: engine.capabilities,
     run: (spec) =>
       inSlot(spec, async () => {
         // Cancelled (--fail-fast, Ctrl-C) while queued: never start the container.
@@ -39,9 +36,10 @@ export function withJobs(engine: Engine, jobs: number): Engine {
       }),
     build: (spec) => inSlot(spec, () => engine.build(spec)),
     exportImage: (variants, tarPath) => engine.exportImage(variants, tarPath),
-    publishImage: (variants, ref, auth) => engine.publishImage(variants, ref, auth),
+    publishImage: (variants, ref, opts) => engine.publishImage(variants, ref, opts),
     loadImage: (image, tag) => engine.loadImage(image, tag),
     startService: (spec) => engine.startService(spec),
+    dockerClient: (spec) => engine.dockerClient(spec),
     close: () => engine.close(),
   };
 }

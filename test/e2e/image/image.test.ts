@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { $ } from "zx";
-import { contractMetrics, scrapedMetrics } from "../../../ci/checks/dashboard.js";
+import { contractMetrics, scrapedMetrics } from "../../../ci/stages/lint/dashboard.js";
 import { CA_BUNDLE } from "../../helpers/ca.js";
 import { dockerTest } from "../../helpers/docker.js";
 import {

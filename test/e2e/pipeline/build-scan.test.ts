@@ -10,11 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type { BuildManifest } from "../../../ci/build/manifest.js";
 import type { PipelineConfig } from "../../../ci/config.js";
 import type { Engine } from "../../../ci/engine.js";
-import * as build from "../../../ci/stages/build.js";
-import * as scan from "../../../ci/stages/scan.js";
+import { build } from "../../../ci/stages/build/index.js";
+import type { BuildManifest } from "../../../ci/stages/build/manifest.js";
+import { scan } from "../../../ci/stages/scan/index.js";
 import { dockerTest } from "../../helpers/docker.js";
 import {
   cleanup,
@@ -133,14 +133,16 @@ dockerTest(
       rmSync(dir, { recursive: true, force: true });
     };
     onCleanup(stop);
-    const saved = process.env.CODEX_REGISTRY;
     try {
       await listening(5000, 15_000);
-      process.env.CODEX_REGISTRY = "127.0.0.1:5000";
       const pushRoot = tempRoot();
-      const ctx = context(e, { ...config, image: { ...config.image, tags: ["sha"] } }, pushRoot, {
-        push: true,
-      });
+      const ctx = context(
+        e,
+        { ...config, image: { ...config.image, tags: ["sha"] } },
+        pushRoot,
+        { push: true },
+        { registry: { repository: "127.0.0.1:5000" } },
+      );
       const result = await build.run(ctx);
       assert.is(result.status, "passed", `${result.detail}\n${ctx.lines.slice(-30).join("\n")}`);
       const pushed: BuildManifest = JSON.parse(
@@ -160,8 +162,6 @@ dockerTest(
       assert.is(docker("image", "inspect", "--format", "{{.Architecture}}", ref), "arm64");
       assert.is(nodeArch(ref), "arm64");
     } finally {
-      if (saved === undefined) delete process.env.CODEX_REGISTRY;
-      else process.env.CODEX_REGISTRY = saved;
       stop();
     }
   },

@@ -10,11 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { nativePlatform } from "../../../ci/build/emulation.js";
-import type { BuildManifest } from "../../../ci/build/manifest.js";
 import type { PipelineConfig } from "../../../ci/config.js";
 import type { Engine } from "../../../ci/engine.js";
-import * as deploy from "../../../ci/stages/deploy.js";
+import { nativePlatform } from "../../../ci/lib/platform.js";
+import type { BuildManifest } from "../../../ci/stages/build/manifest.js";
+import { deploy } from "../../../ci/stages/deploy/index.js";
 import { dockerTest } from "../../helpers/docker.js";
 import {
   cleanup,

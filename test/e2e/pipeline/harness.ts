@@ -7,17 +7,22 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BuildManifest } from "../../../ci/build/manifest.js";
 import { loadConfig, type PipelineConfig } from "../../../ci/config.js";
 import type { Engine } from "../../../ci/engine.js";
-import { openDocker } from "../../../ci/engines/docker.js";
-import { DOCKER_BIN } from "../../../ci/host.js";
-import type { StageContext, StageOptions } from "../../../ci/stage.js";
-import * as build from "../../../ci/stages/build.js";
+import { openDocker } from "../../../ci/engines/docker/index.js";
+import { chooseDockerBin } from "../../../ci/lib/docker-bin.js";
+import { readSettings } from "../../../ci/settings.js";
+import type { Settings, StageContext, StageOptions } from "../../../ci/stage.js";
+import { build } from "../../../ci/stages/build/index.js";
+import type { BuildManifest } from "../../../ci/stages/build/manifest.js";
 import { CA_BUNDLE } from "../../helpers/ca.js";
 
 export const repoRoot = process.cwd();
 /** Unique per test process: names images, projects and tags. */
+/** Debian's client, as the pipeline picks it. */
+export const DOCKER_BIN = await chooseDockerBin(process.env);
+/** The run's settings: this process's environment, with the CA bundle steps and builds get. */
+const settings = await readSettings({ ...process.env, NODE_EXTRA_CA_CERTS: CA_BUNDLE });
 export const id = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 
 /** Runs docker (Debian's client, BuildKit built in) and returns stdout; throws with stderr on failure. */
@@ -101,7 +106,7 @@ export async function e2eConfig(): Promise<PipelineConfig> {
 
 /** A Docker engine closed at cleanup. */
 export async function engine(): Promise<Engine> {
-  const e = await openDocker(`e2e${id}`);
+  const e = await openDocker(`e2e${id}`, { cache: true, settings: settings.engine });
   onCleanup(() => e.close());
   return e;
 }
@@ -112,6 +117,7 @@ export function context(
   config: PipelineConfig,
   root: string,
   options: Partial<StageOptions> = {},
+  extra: Partial<Settings> = {},
 ): StageContext & { lines: string[] } {
   const lines: string[] = [];
   const sink = (prefix: string) => (l: string) => {
@@ -126,7 +132,7 @@ export function context(
     runId: `e2e${id}`,
     log: sink(""),
     cellLog: (c) => sink(`[${c}] `),
-    ca: { name: "npm_ca", file: CA_BUNDLE },
+    settings: { ...settings.stages, ...extra },
     signal: new AbortController().signal,
     lines,
   };

@@ -1,11 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { parseCli, UsageError } from "../../../ci/cli.js";
-import { setWriter } from "../../../ci/log.js";
+import { setWriter } from "../../../ci/lib/log.js";
 import { main } from "../../../ci/main.js";
 import { selectStages, waves } from "../../../ci/plan.js";
 
@@ -33,44 +32,16 @@ test("--skip removes a stage and its edge", () => {
   assert.equal(waves(s), [["test", "build"], ["deploy"]]);
 });
 
-test("the CLI parses lists and rejects bad values", () => {
-  const o = parseCli([
-    "lint",
+test("deploy --down needs nothing: it runs alone, whatever the other stages would do", () => {
+  const down = { only: [], failFast: false, push: false, down: true, volumes: false };
+  assert.equal(names(selectStages(["deploy"], [], down)), ["deploy"]);
+  assert.equal(selectStages(["deploy"], [], down)[0]?.needs, []);
+  assert.equal(names(selectStages(["deploy"], [], { ...down, down: false })), [
     "test",
-    "--node",
-    "20,22",
-    "--only",
-    "unit",
-    "--skip",
+    "build",
     "scan",
-    "--fail-fast",
+    "deploy",
   ]);
-  assert.equal(o.stages, ["lint", "test"]);
-  assert.equal(o.node, ["20", "22"]);
-  assert.equal(o.only, ["unit"]);
-  assert.equal(o.skip, ["scan"]);
-  assert.ok(o.failFast);
-  assert.is(o.engine, "auto");
-  assert.is(o.jobs, availableParallelism(), "--jobs defaults to one per CPU");
-  assert.is(parseCli(["--jobs", "3"]).jobs, 3);
-  assert.is(parseCli(["-j", "1"]).jobs, 1);
-  assert.is(parseCli(["images", "--offline"]).command, "images");
-  for (const bad of [
-    ["lnt"],
-    ["--engine", "podman"],
-    ["--node", "x"],
-    ["--platform", "amd64"],
-    ["--only", "smoke"],
-    ["--nope"],
-    ["deploy", "--env", "qa"],
-    ["--jobs", "0"],
-    ["--jobs", "1.5"],
-    ["--jobs", "many"],
-  ])
-    assert.throws(
-      () => parseCli(bad),
-      (e: Error) => e instanceof UsageError,
-    );
 });
 
 test("--plan prints waves, dependencies and containers without running anything", async () => {

@@ -48,12 +48,7 @@ test("the text table has a row per stage and cell with status and time", () => {
 test("GITHUB_STEP_SUMMARY gets the same table as Markdown, cells escaped, stage Markdown after", async () => {
   const dir = mkdtempSync(join(tmpdir(), "summary-"));
   const file = join(dir, "summary.md");
-  process.env.GITHUB_STEP_SUMMARY = file;
-  try {
-    await writeStepSummary(report);
-  } finally {
-    delete process.env.GITHUB_STEP_SUMMARY;
-  }
+  await writeStepSummary(report, file);
   const md = readFileSync(file, "utf8");
   rmSync(dir, { recursive: true, force: true });
   assert.is(md, markdownTable(report));

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { parse } from "yaml";
-import { lintWorkflow } from "../../../ci/checks/actionlint.js";
 import { sdkCliVersion } from "../../../ci/doctor/tools.js";
+import { lintWorkflow } from "../../../ci/stages/lint/actionlint.js";
 
 const FILE = ".github/workflows/ci.yml";
 const text = readFileSync(FILE, "utf8");
@@ -60,7 +60,7 @@ test("actionlint CLI: exit 0 clean, 1 with file:line:col problems, 2 on an unrea
     "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.evnt }}\n",
   );
   const cli = (file: string) =>
-    spawnSync(process.execPath, ["--import", "tsx", "ci/checks/actionlint.ts", file], {
+    spawnSync(process.execPath, ["--import", "tsx", "ci/stages/lint/actionlint.ts", file], {
       encoding: "utf8",
     });
   try {

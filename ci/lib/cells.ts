@@ -1,0 +1,60 @@
+/** The rows of a stage's summary: one timer for every cell, and one rule for what the rows add up to. */
+import type { CellResult, StageResult } from "../stage.js";
+
+/** A cell's row and, when it passed, its value. */
+export interface Timed<T> {
+  cell: CellResult;
+  value?: T;
+  error?: unknown;
+}
+
+/**
+ * Runs `fn` as one row. Its time starts when `fn` calls `started` (when it gets a `--jobs` slot), else at
+ * once. A throw becomes a failed row with the error's first line, or a skipped "cancelled" row when `signal`
+ * was aborted meanwhile.
+ */
+export async function timed<T>(
+  name: string,
+  fn: (started: () => void) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<Timed<T>> {
+  let t0 = Date.now();
+  const started = () => {
+    t0 = Date.now();
+  };
+  try {
+    const value = await fn(started);
+    return { cell: { name, status: "passed", durationMs: Date.now() - t0 }, value };
+  } catch (error) {
+    const cancelled = signal?.aborted === true;
+    return {
+      cell: {
+        name,
+        status: cancelled ? "skipped" : "failed",
+        durationMs: Date.now() - t0,
+        detail: cancelled ? "cancelled" : firstLine((error as Error).message),
+      },
+      error,
+    };
+  }
+}
+
+/** The first line of a message: a row holds one line; the rest is in the log. */
+export const firstLine = (text: string): string => text.split("\n", 1)[0] ?? "";
+
+/**
+ * What the rows add up to: failed when any failed (naming them), skipped when any was cancelled, else passed
+ * with `passed` as the detail.
+ */
+export function summarize(cells: CellResult[], passed: string): StageResult {
+  const failed = cells.filter((c) => c.status === "failed");
+  if (failed.length)
+    return {
+      status: "failed",
+      detail: `${failed.length} of ${cells.length} failed: ${failed.map((c) => c.name).join(", ")}`,
+      cells,
+    };
+  if (cells.some((c) => c.status === "skipped" && c.detail === "cancelled"))
+    return { status: "skipped", detail: "cancelled", cells };
+  return { status: "passed", detail: passed, cells };
+}

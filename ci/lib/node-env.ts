@@ -1,0 +1,74 @@
+/** The ready Node environment lint and test start from: base image, source, npm cache, CA bundle, `npm ci`. */
+import { nodeImage } from "../config.js";
+import type { ContainerSpec, Secret, Step } from "../engine.js";
+import type { PlanContext } from "../stage.js";
+
+/** Left out of the source copy: rebuilt inside, or host-only. */
+export const SOURCE_EXCLUDE = [
+  "node_modules",
+  ".git",
+  "dist",
+  ".cache",
+  "reports",
+  "coverage",
+  "*.log",
+];
+
+/** Where the extra CA bundle is mounted in steps. */
+export const CA_PATH = "/run/secrets/npm_ca";
+
+/** The extra CA bundle as the secret `npm_ca` (the Dockerfile's `--mount=type=secret,id=npm_ca`), when given. */
+export function caSecret(ctx: Pick<PlanContext, "settings">): Secret | undefined {
+  const file = ctx.settings.caFile;
+  return file ? { name: "npm_ca", file } : undefined;
+}
+
+/** The source at /src, npm's cache on the named volume, and the CA bundle as a secret file when given. */
+export function nodeContainer(
+  ctx: PlanContext,
+  version: string,
+  workdir = "/src",
+): ContainerSpec & { reuse: boolean } {
+  const ca = caSecret(ctx);
+  return {
+    reuse: true, // npm ci, type-check, lint and tests depend only on the source, lockfile and image
+    image: nodeImage(ctx.config, version),
+    source: { from: ctx.root, to: workdir, exclude: SOURCE_EXCLUDE },
+    workdir,
+    caches: { "/root/.npm": ctx.config.cache.npm },
+    env: {
+      CI: "true",
+      npm_config_update_notifier: "false",
+      npm_config_fund: "false",
+      npm_config_audit: "false",
+      ...(ca ? { NODE_EXTRA_CA_CERTS: CA_PATH } : {}),
+    },
+    ...(ca ? { secretFiles: { [CA_PATH]: ca } } : {}),
+  };
+}
+
+/** Debian tools a step calls (git, promtool…), installed with apt before `npm ci`; none for an empty list. */
+export const toolSteps = (packages: string[]): Step[] =>
+  packages.length === 0
+    ? []
+    : [
+        { name: "apt-get update", args: ["apt-get", "update", "-qq"] },
+        {
+          name: "apt-get install",
+          args: ["apt-get", "install", "-y", "-qq", "--no-install-recommends", ...packages],
+          env: { DEBIAN_FRONTEND: "noninteractive" },
+        },
+      ];
+
+/** `npm ci` from the cache volume first, the registry only for what is missing. */
+export const npmCi: Step = { name: "npm ci", args: ["npm", "ci", "--prefer-offline"] };
+
+/** `npm run <script>` as a step named after the script. */
+export const npmRun = (script: string, allowFailure = false): Step => ({
+  name: script,
+  args: ["npm", "run", "--silent", script],
+  ...(allowFailure ? { allowFailure } : {}),
+});
+
+/** A step's argv for display in --plan. */
+export const shown = (s: Step): string => s.args.join(" ");

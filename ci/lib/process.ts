@@ -1,0 +1,84 @@
+/** The one way `ci/` runs a process: zx's `$`, quiet, with its outcome as data instead of a throw. */
+import { $, type ProcessPromise } from "zx";
+import { lineSplitter } from "./log.js";
+
+/** How a process ended. `exitCode` is -1 when it could not start or was killed. */
+export interface Ran {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ProcessOptions {
+  /** Added to the inherited environment. */
+  env?: Record<string, string | undefined>;
+  /** Replaces the inherited environment (the doctor probes with an env of its own). */
+  baseEnv?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Killed with SIGINT after this long (a docker client then cleans up after itself). */
+  timeoutMs?: number;
+  input?: string;
+  signal?: AbortSignal;
+  /** Each line of stdout and stderr, as it comes. */
+  onLine?: (line: string) => void;
+  /**
+   * Its own process group, so a Ctrl-C at the terminal reaches only this process's parent, which then
+   * stops its children in order (the Docker engine's clients) instead of all of them dying at once.
+   */
+  detached?: boolean;
+}
+
+/** Starts `args` (binary first, no shell); the promise settles with the output and never rejects. */
+export function start(args: string[], opts: ProcessOptions = {}): ProcessPromise {
+  const p = $({
+    quiet: true,
+    nothrow: true,
+    env: { ...(opts.baseEnv ?? $.env), ...opts.env },
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    ...(opts.timeoutMs ? { timeout: opts.timeoutMs, timeoutSignal: "SIGINT" as const } : {}),
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.detached ? { detached: true } : {}),
+  })`${args}`;
+  if (opts.onLine) {
+    const out = lineSplitter(opts.onLine);
+    const err = lineSplitter(opts.onLine);
+    p.stdout.on("data", (d: Buffer) => out.push(d.toString()));
+    p.stderr.on("data", (d: Buffer) => err.push(d.toString()));
+    p.finally(() => {
+      out.flush();
+      err.flush();
+    }).catch(() => {});
+  }
+  return p;
+}
+
+/** Runs `args` to the end. A missing binary is exit code 127, as in a shell. */
+export async function exec(args: string[], opts: ProcessOptions = {}): Promise<Ran> {
+  try {
+    const r = await start(args, opts);
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { exitCode: err.code === "ENOENT" ? 127 : -1, stdout: "", stderr: err.message };
+  }
+}
+
+/** Runs `args`; throws naming the command and its last output lines when it exits non-zero. */
+export async function mustExec(args: string[], opts: ProcessOptions = {}): Promise<string> {
+  const r = await exec(args, opts);
+  if (r.exitCode !== 0) throw new ProcessFailed(args, r);
+  return r.stdout;
+}
+
+/** A command that exited non-zero: names it and keeps its last lines of output. */
+export class ProcessFailed extends Error {
+  override name = "ProcessFailed";
+  constructor(
+    readonly args: string[],
+    readonly result: Ran,
+  ) {
+    const out = (result.stderr || result.stdout).trim().split("\n").slice(-5).join(" | ");
+    super(`\`${args.join(" ")}\` exited ${result.exitCode}${out ? `: ${out}` : ""}`);
+  }
+}

@@ -1,0 +1,77 @@
+/** The environment, read once at the top: what stages, engines and the summary are told about it. */
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
+import type { EngineSettings } from "./engine.js";
+import { chooseDockerBin } from "./lib/docker-bin.js";
+import type { Settings } from "./stage.js";
+
+/** A setting that cannot work (an unreadable CA file): exit 2. */
+export class SettingsError extends Error {
+  override name = "SettingsError";
+}
+
+/** Everything the run reads from its environment. */
+export interface RunSettings {
+  stages: Settings;
+  engine: EngineSettings;
+  /** `GITHUB_STEP_SUMMARY`: where the Markdown summary is appended. */
+  stepSummary?: string;
+}
+
+/** The CA bundle must be a readable file; a directory or a typo is named with where it came from. */
+function caFileOf(file: string, from: string): string {
+  let isFile = false;
+  try {
+    isFile = statSync(file).isFile();
+  } catch (e) {
+    throw new SettingsError(
+      `${from}: cannot read CA bundle "${file}" (${(e as NodeJS.ErrnoException).code})`,
+    );
+  }
+  if (!isFile) throw new SettingsError(`${from}: "${file}" is not a file; give a PEM bundle`);
+  return resolve(file);
+}
+
+/** Reads the settings from `env`; `caFile` is `--ca-file`, which wins over NODE_EXTRA_CA_CERTS. */
+export async function readSettings(env: NodeJS.ProcessEnv, caFile?: string): Promise<RunSettings> {
+  const ca = caFile
+    ? caFileOf(caFile, "--ca-file")
+    : env.NODE_EXTRA_CA_CERTS
+      ? caFileOf(env.NODE_EXTRA_CA_CERTS, "NODE_EXTRA_CA_CERTS")
+      : undefined;
+  const set = (v: string | undefined) => (v ? v : undefined);
+  const stackSecrets: Record<string, string> = {};
+  if (env.GITHUB_TOKEN) stackSecrets.GITHUB_TOKEN = env.GITHUB_TOKEN;
+  return {
+    stages: {
+      ...(ca ? { caFile: ca } : {}),
+      ci: {
+        sha: set(env.GITHUB_SHA),
+        headRef: set(env.GITHUB_HEAD_REF),
+        refType: set(env.GITHUB_REF_TYPE),
+        refName: set(env.GITHUB_REF_NAME),
+        repository: set(env.GITHUB_REPOSITORY),
+        serverUrl: set(env.GITHUB_SERVER_URL),
+        sourceDateEpoch: set(env.SOURCE_DATE_EPOCH),
+      },
+      registry: {
+        repository: set(env.CODEX_REGISTRY),
+        username: set(env.CODEX_REGISTRY_USERNAME),
+        password: set(env.CODEX_REGISTRY_PASSWORD),
+        passwordFile: set(env.CODEX_REGISTRY_PASSWORD_FILE),
+      },
+      ...(env.COMPOSE_PROJECT_NAME ? { composeProject: env.COMPOSE_PROJECT_NAME } : {}),
+      stackSecrets,
+    },
+    engine: {
+      dockerBin: await chooseDockerBin(env),
+      ...(env.DOCKER_HOST ? { dockerHost: env.DOCKER_HOST } : {}),
+      dagger: {
+        sessionPort: set(env.DAGGER_SESSION_PORT),
+        sessionToken: set(env.DAGGER_SESSION_TOKEN),
+        cliBin: set(env._EXPERIMENTAL_DAGGER_CLI_BIN),
+      },
+    },
+    ...(env.GITHUB_STEP_SUMMARY ? { stepSummary: env.GITHUB_STEP_SUMMARY } : {}),
+  };
+}

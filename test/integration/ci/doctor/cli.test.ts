@@ -1,0 +1,44 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+
+/** Runs `tsx <script> args` from the repo root. */
+const tsx = (script: string, args: string[]) =>
+  spawnSync(process.execPath, ["--import", "tsx", script, ...args], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+
+test("doctor on this machine: a row per check, exit 1 exactly when a row is MISSING", () => {
+  const r = tsx("ci/main.ts", ["doctor"]);
+  const rows = r.stdout.split("\n").filter((l) => /^\S.*\s(ok|warn|MISSING)\s/.test(l));
+  assert.ok(rows.length >= 17, r.stdout);
+  const missing = rows.filter((l) => /\sMISSING\s/.test(l));
+  assert.is(r.status, missing.length > 0 ? 1 : 0, r.stdout);
+  assert.match(
+    r.stdout.trim().split("\n").at(-1) ?? "",
+    missing.length > 0 ? /^doctor: missing / : /^doctor: ready/,
+  );
+});
+
+test("a bad config or argument: exit 2 with the file or the argument named", () => {
+  const dir = mkdtempSync(join(tmpdir(), "doctor-cli-"));
+  try {
+    const bad = join(dir, "pipeline.yaml");
+    writeFileSync(bad, "node: [20]\nbogus: 1\n");
+    const r = tsx("ci/main.ts", ["doctor", "--config", bad]);
+    assert.is(r.status, 2);
+    assert.match(r.stderr, "pipeline.yaml");
+    const u = tsx("ci/main.ts", ["doctor", "--frobnicate"]);
+    assert.is(u.status, 2);
+    assert.match(u.stderr, /--frobnicate/);
+    assert.match(u.stderr, /Run with --help for usage/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

@@ -1,0 +1,306 @@
+/**
+ * The Docker engine for real: `lint` and a one-cell `test` on the local daemon with the offline node images,
+ * a failing step, and Ctrl-C cleanup. Runs the CLI on a small fixture repo (the repo's own package.json and
+ * lockfile, so npm ci is served from the npm cache volume) so results do not depend on work in progress.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { CA_BUNDLE } from "../../../../helpers/ca.js";
+import { dockerTest } from "../../../../helpers/docker.js";
+
+const repo = process.cwd();
+const MAIN = join(repo, "ci", "main.ts");
+const TSX = fileURLToPath(import.meta.resolve("tsx"));
+const CONFIG = join(repo, "ci", "pipeline.yaml");
+const fixtures: string[] = [];
+const children: ChildProcess[] = [];
+
+/** The repo's lockfile cut down to TypeScript and Biome: a fast `npm ci` from the cache volume. */
+function smallLock(): { pkg: object; lock: object } {
+  const lock = JSON.parse(readFileSync(join(repo, "package-lock.json"), "utf8"));
+  const root = lock.packages[""];
+  const devDependencies = {
+    "@biomejs/biome": root.devDependencies["@biomejs/biome"],
+    typescript: root.devDependencies.typescript,
+  };
+  const pkg = {
+    name: "codex-ci-fixture",
+    version: "0.0.0",
+    private: true,
+    type: "module",
+    scripts: { typecheck: "tsc -p tsconfig.json", "test:unit": "node --test test/add.test.mjs" },
+    devDependencies,
+  };
+  const packages: Record<string, unknown> = {
+    "": { name: pkg.name, version: pkg.version, devDependencies },
+  };
+  for (const [k, v] of Object.entries(lock.packages))
+    if (k.startsWith("node_modules/typescript") || k.startsWith("node_modules/@biomejs/"))
+      packages[k] = v;
+  return {
+    pkg,
+    lock: { name: pkg.name, version: pkg.version, lockfileVersion: 3, requires: true, packages },
+  };
+}
+
+/** A tiny repo: TypeScript and Biome from the repo's lockfile, one typed module, one node:test unit test. */
+function fixture(unitTest: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "codex-ci-fixture-"));
+  fixtures.push(dir);
+  const { pkg, lock } = smallLock();
+  const json = (file: string, v: object) =>
+    writeFileSync(join(dir, file), `${JSON.stringify(v, null, 2)}\n`);
+  json("package.json", pkg);
+  json("package-lock.json", lock);
+  // Biome's own formatting of its config (it checks biome.json too).
+  writeFileSync(
+    join(dir, "biome.json"),
+    '{\n  "files": {\n    "includes": ["src/**", "test/**"]\n  },\n  "formatter": {\n    "indentStyle": "space"\n  }\n}\n',
+  );
+  json("tsconfig.json", {
+    compilerOptions: { strict: true, module: "NodeNext", noEmit: true, types: [] },
+    include: ["src"],
+  });
+  mkdirSync(join(dir, "src"));
+  mkdirSync(join(dir, "test"));
+  writeFileSync(
+    join(dir, "src", "add.ts"),
+    "export const add = (a: number, b: number): number => a + b;\n",
+  );
+  writeFileSync(join(dir, "test", "add.test.mjs"), unitTest);
+  return dir;
+}
+
+const passing = `import assert from "node:assert/strict";
+import { test } from "node:test";
+
+test("adds", () => assert.equal(1 + 1, 2));
+`;
+
+/** Starts the CLI in `cwd`; output collected. */
+function cli(
+  cwd: string,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): { child: ChildProcess; output: () => string; done: Promise<number> } {
+  let out = "";
+  const child = spawn(
+    process.execPath,
+    ["--import", TSX, MAIN, "--config", CONFIG, "--engine", "docker", ...args],
+    {
+      cwd,
+      env: {
+        ...process.env,
+        NODE_EXTRA_CA_CERTS: CA_BUNDLE,
+        ...extraEnv,
+      },
+    },
+  );
+  children.push(child);
+  child.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const done = new Promise<number>((r) =>
+    child.on("close", (code, signal) => r(code ?? (signal ? 128 : -1))),
+  );
+  return { child, output: () => out, done };
+}
+
+/** What a run left behind in Docker, by its label. */
+function leftovers(runId: string): string {
+  const q = (args: string[]) =>
+    spawnSync("docker", [...args, "--filter", `label=codex-ci.run=${runId}`], {
+      encoding: "utf8",
+    }).stdout.trim();
+  return [q(["ps", "-aq"]), q(["network", "ls", "-q"]), q(["volume", "ls", "-q"])]
+    .filter(Boolean)
+    .join(" ");
+}
+
+/** The run ID the CLI prints first. */
+const runIdOf = (out: string) => /\[pipeline\] run (\S+) on docker/.exec(out)?.[1] ?? "";
+
+dockerTest(
+  test,
+  "lint and a one-cell test pass on the Docker engine, with prefixed lines and a summary",
+  async () => {
+    const dir = fixture(passing);
+    const summary = join(dir, "summary.md");
+    const args = [
+      "lint",
+      "test",
+      "--node",
+      "22",
+      "--only",
+      "unit",
+      "--json",
+      "report.json",
+      "--no-cache",
+    ];
+    const run = cli(dir, args, { GITHUB_STEP_SUMMARY: summary });
+    const code = await run.done;
+    const out = run.output();
+    assert.is(code, 0, out.slice(-3000));
+    assert.match(out, /\[lint node\] \$ npm ci --prefer-offline/);
+    assert.match(out, /\[test node22\/unit\] \$ npm run --silent test:unit/);
+    assert.match(out, /\[test node22\/unit\] .*pass 1/);
+    assert.match(out, /lint typecheck\s+✔ passed/);
+    assert.match(out, /lint biome\s+✔ passed/);
+    assert.match(out, /test node22\/unit\s+✔ passed/);
+    const report = JSON.parse(
+      spawnSync("cat", [join(dir, "report.json")], { encoding: "utf8" }).stdout,
+    );
+    assert.is(report.status, "passed");
+    const md = readFileSync(summary, "utf8");
+    assert.match(md, /\| stage \| status \| time \| detail \|/);
+    assert.match(md, /\| test node22\/unit \| ✔ passed \|/);
+    assert.equal(
+      report.stages.map((s: { stage: string }) => s.stage),
+      ["lint", "test"],
+    );
+    assert.is(leftovers(runIdOf(out)), "");
+  },
+);
+
+dockerTest(test, "a failing step exits 1 and names the cell and the step", async () => {
+  const dir = fixture(passing.replace("1 + 1, 2", "1 + 1, 3"));
+  writeFileSync(
+    join(dir, "src", "add.ts"),
+    "export const add = (a: number, b: number): string => a + b;\n",
+  );
+  const run = cli(dir, ["lint", "test", "--node", "22", "--only", "unit"]);
+  const code = await run.done;
+  const out = run.output();
+  assert.is(code, 1, out.slice(-3000));
+  assert.ok(/node22\/unit: step "test:unit" failed with exit code 1/.test(out), out.slice(-3000));
+  assert.match(out, /lint typecheck\s+✘ failed\s+\S+\s+exit code 2/);
+  assert.match(out, /lint biome\s+✔ passed/); // every lint check runs even after one fails
+  assert.is(leftovers(runIdOf(out)), "");
+});
+
+dockerTest(test, "Ctrl-C leaves no containers, networks or volumes behind", async () => {
+  const dir = fixture(
+    passing.replace(
+      'test("adds"',
+      'test("waits", () => new Promise((r) => setTimeout(r, 120000)));\ntest("adds"',
+    ),
+  );
+  const run = cli(dir, ["test", "--node", "22", "--only", "unit"]);
+  const t0 = Date.now();
+  // Interrupt once the test step is running inside its container.
+  while (!/\$ npm run --silent test:unit/.test(run.output()) && Date.now() - t0 < 180_000)
+    await new Promise((r) => setTimeout(r, 200));
+  const runId = runIdOf(run.output());
+  if (!runId) run.child.kill("SIGKILL");
+  assert.ok(runId, run.output());
+  assert.is.not(leftovers(runId), "", "the run's container exists before Ctrl-C");
+  run.child.kill("SIGINT");
+  const code = await run.done;
+  assert.is(code, 130, run.output().slice(-2000));
+  assert.is(leftovers(runId), "");
+});
+
+dockerTest(
+  test,
+  "an unchanged rerun is served from step snapshots; a changed file reruns only what follows the source",
+  async () => {
+    const dir = fixture(passing.replace("adds", `adds ${process.pid}-${Date.now()}`));
+    const args = ["test", "--node", "22", "--only", "unit"];
+    const first = cli(dir, args);
+    assert.is(await first.done, 0, first.output().slice(-2000));
+    assert.not.match(first.output(), /\$ npm (ci|run).*\(cached\)/);
+    const second = cli(dir, args);
+    assert.is(await second.done, 0, second.output().slice(-2000));
+    assert.match(
+      second.output(),
+      /\[test node22\/unit\] \$ npm run --silent test:unit {3}\(cached\)/,
+    );
+    assert.match(second.output(), /test node22\/unit\s+✔ passed\s+\S+\s+cached/);
+    writeFileSync(
+      join(dir, "test", "add.test.mjs"),
+      passing.replace("adds", `adds again ${Date.now()}`),
+    );
+    const third = cli(dir, args);
+    const out = third.output;
+    assert.is(await third.done, 0, out().slice(-2000));
+    // The apt setup steps come before the source, like `RUN apt-get` before `COPY . .`.
+    assert.match(out(), /\[test node22\/unit\] \$ apt-get install .* {3}\(cached\)/);
+    assert.not.match(out(), /\$ npm (ci|run).*\(cached\)/);
+    assert.match(out(), /pass 1/);
+  },
+);
+
+dockerTest(
+  test,
+  "--jobs 1 runs the cells one after another; the second waits in the queue",
+  async () => {
+    // Each cell's test prints when it ran; no apt packages, so a cell is npm ci from the cache volume + 2 s.
+    const dir = fixture(`import { test } from "node:test";
+test("window", async () => {
+  const start = Date.now();
+  await new Promise((r) => setTimeout(r, 2000));
+  console.log(\`window \${start} \${Date.now()} ${Date.now()}\`);
+});
+`);
+    const config = join(dir, "pipeline.yaml");
+    writeFileSync(
+      config,
+      readFileSync(CONFIG, "utf8").replace(/^ {2}(packages|e2ePackages): \[.*\]$/gm, "  $1: []"),
+    );
+    const run = cli(dir, [
+      "test",
+      "--node",
+      "20,22",
+      "--only",
+      "unit",
+      "--jobs",
+      "1",
+      "--config",
+      config,
+    ]);
+    const code = await run.done;
+    const out = run.output();
+    assert.is(code, 0, out.slice(-3000));
+    assert.match(out, /\[test node2[02]\/unit\] queued: all 1 job slots are busy \(--jobs\)/);
+    const windows = ["20", "22"].map((v) => {
+      const m = new RegExp(`\\[test node${v}/unit\\] .*window (\\d+) (\\d+)`).exec(out);
+      assert.ok(m, `node${v} printed its window\n${out.slice(-2000)}`);
+      return [Number(m?.[1]), Number(m?.[2])] as const;
+    });
+    const [a, b] = windows as [readonly [number, number], readonly [number, number]];
+    assert.ok(a[1] <= b[0] || b[1] <= a[0], `windows overlap: ${JSON.stringify(windows)}`);
+    assert.is(leftovers(runIdOf(out)), "");
+  },
+);
+
+dockerTest(
+  test,
+  "an e2e cell reaches the host daemon, with the source at the host path",
+  async () => {
+    const dir = fixture(passing);
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+    // The daemon answers through the mounted socket and the cell's working directory is the host path.
+    pkg.scripts["test:e2e"] =
+      `docker version --format 'server {{.Server.Version}}' && test "$PWD" = "${dir}"`;
+    writeFileSync(join(dir, "package.json"), `${JSON.stringify(pkg, null, 2)}\n`);
+    const run = cli(dir, ["test", "--node", "24", "--only", "e2e"]);
+    const code = await run.done;
+    assert.is(code, 0, run.output().slice(-2000));
+    assert.match(run.output(), /\[test node24\/e2e\] server \d+\.\d+/);
+    assert.is(leftovers(runIdOf(run.output())), "");
+  },
+);
+
+test.after(() => {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGINT");
+  for (const d of fixtures) rmSync(resolve(d), { recursive: true, force: true });
+});
+test.run();
