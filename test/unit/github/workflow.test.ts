@@ -6,6 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { parse } from "yaml";
 import { lintWorkflow } from "../../../ci/checks/actionlint.js";
+import { loadConfig } from "../../../ci/config.js";
 import { sdkCliVersion } from "../../../ci/doctor/tools.js";
 
 const FILE = ".github/workflows/ci.yml";
@@ -176,6 +177,13 @@ test("least privilege: nothing by default, security-events: write only beside th
     );
     assert.equal(writes, []);
   }
+});
+
+test("the runner's Node is the image's (image.nodeVersion), a supported line", async () => {
+  const setupNode = steps.find((s) => s.uses?.startsWith("actions/setup-node@")) as Step;
+  const config = await loadConfig();
+  assert.is(String(setupNode.with?.["node-version"]), config.image.nodeVersion);
+  assert.ok(config.node.includes(config.image.nodeVersion), "the image's Node is in the matrix");
 });
 
 test("SARIF from reports/ is uploaded even when the pipeline failed", () => {
