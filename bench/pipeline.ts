@@ -8,7 +8,7 @@
  *    (`--jobs <cells>`; `--jobs n` to try another cap) against the same run with `--jobs 1`.
  *    Target: parallel ≤ 0.75× sequential.
  *
- * Usage: npx tsx bench/pipeline.ts [--cells 20,22,24] [--node 22] [--jobs n] [--tree head|worktree]
+ * Usage: npx tsx bench/pipeline.ts [--cells 22,24,26] [--node 22] [--jobs n] [--tree head|worktree]
  * Runs on a copy of the committed tree (`git archive HEAD`, default) so "nothing changed" holds while people
  * edit the working tree; `--tree worktree` copies the working tree instead. Uses its own npm cache volume
  * (codex-ci-bench-npm). Stage pass/fail is printed but does not stop the bench: failing steps are never
@@ -25,7 +25,7 @@ import type { RunReport } from "../ci/report.js";
 
 const { values } = parseArgs({
   options: {
-    cells: { type: "string", default: "20,22,24" },
+    cells: { type: "string", default: "22,24,26" },
     node: { type: "string", default: "22" },
     tree: { type: "string", default: "head" },
     jobs: { type: "string" },

@@ -7,7 +7,29 @@ import type { CheckResult, DoctorContext } from "./check.js";
 import { run, semver, which } from "./probe.js";
 
 /** Oldest Node major the kit supports (package.json `engines`). */
-export const MIN_NODE_MAJOR = 20;
+export const MIN_NODE_MAJOR = 22;
+/** Oldest Node major the kit's own tooling still runs on; below it the doctor fails instead of warning. */
+const RUNS_ON_MAJOR = 20;
+
+/** Node release lines: LTS start and end of life (nodejs/Release schedule.json, 2026-07). */
+export const NODE_LINES: Record<number, { lts?: string; eol: string }> = {
+  18: { lts: "2022-10-25", eol: "2025-04-30" },
+  19: { eol: "2023-06-01" },
+  20: { lts: "2023-10-24", eol: "2026-04-30" },
+  21: { eol: "2024-06-01" },
+  22: { lts: "2024-10-29", eol: "2027-04-30" },
+  23: { eol: "2025-06-01" },
+  24: { lts: "2025-10-28", eol: "2028-04-30" },
+  25: { eol: "2026-06-01" },
+  26: { lts: "2026-10-28", eol: "2029-04-30" },
+  27: { eol: "2030-04-30" },
+};
+
+/** The newest line that is LTS and not past end of life on `day` (YYYY-MM-DD). */
+export function activeLts(day: string): number | undefined {
+  const lines = Object.entries(NODE_LINES).filter(([, l]) => l.lts && l.lts <= day && day < l.eol);
+  return lines.map(([m]) => Number(m)).at(-1);
+}
 
 /** The Dagger CLI version the installed SDK expects (its `CLI_VERSION`). */
 export async function sdkCliVersion(): Promise<string> {
@@ -23,16 +45,29 @@ export async function sdkCliVersion(): Promise<string> {
 export const daggerInstall = (version: string): string =>
   `curl -fsSL https://dl.dagger.io/dagger/install.sh | BIN_DIR=/usr/local/bin DAGGER_VERSION=${version} sh`;
 
-/** Node itself: this process's version against `engines.node`. */
-export function nodeCheck(version = process.versions.node): CheckResult {
+/**
+ * Node itself: this process's version against `engines.node` and the release schedule. Below what the tooling
+ * runs on is missing; past end of life or below `engines` is a warning (the pipeline's steps run in the
+ * image's own Node), with the active LTS as the fix.
+ */
+export function nodeCheck(version = process.versions.node, now = new Date()): CheckResult {
   const major = Number(version.split(".")[0]);
-  const ok = major >= MIN_NODE_MAJOR;
-  return {
-    name: "node",
-    status: ok ? "ok" : "missing",
-    found: `v${version}`,
-    fix: ok ? undefined : `install Node >= ${MIN_NODE_MAJOR} (the pipeline's image uses 24)`,
-  };
+  const day = now.toISOString().slice(0, 10);
+  const lts = activeLts(day);
+  const fix = `install Node ${lts ?? MIN_NODE_MAJOR}${lts ? " (the active LTS)" : ""}; the kit needs >= ${MIN_NODE_MAJOR}`;
+  const found = `v${version}`;
+  if (!(major >= RUNS_ON_MAJOR)) return { name: "node", status: "missing", found, fix };
+  const eol = NODE_LINES[major]?.eol;
+  if (eol && eol <= day)
+    return { name: "node", status: "warn", found: `${found}, end of life since ${eol}`, fix };
+  if (major < MIN_NODE_MAJOR)
+    return {
+      name: "node",
+      status: "warn",
+      found: `${found}, below engines >= ${MIN_NODE_MAJOR}`,
+      fix,
+    };
+  return { name: "node", status: "ok", found: eol ? `${found}, supported until ${eol}` : found };
 }
 
 /** The Dagger CLI and whether it matches the SDK; optional, since `--engine docker` needs none. */

@@ -35,7 +35,8 @@ const DPKG_OPTS = [
 /** The node images' rootfs: minbase plus a `node` user (1000:1000), as in the upstream node images. */
 export const nodeRootfs: RootfsSpec = {
   name: "node",
-  include: [],
+  // Node 26's binaries link libatomic.so.1; upstream's node:26-bookworm-slim installs it too.
+  include: ["libatomic1"],
   hooks: [
     'chroot "$1" groupadd --gid 1000 node',
     'chroot "$1" useradd --uid 1000 --gid node --shell /bin/bash --create-home node',

@@ -2,6 +2,8 @@
  * Checks a Grafana dashboard without Grafana: every panel query is valid PromQL (each is wrapped in a
  * recording rule of a temporary rules file and run through `promtool check rules`), and every metric it
  * names is one the exporter exposes: by its contract in docs/architecture.md, or by a real scrape.
+ * Datasources come from a variable (no fixed uid), byte metrics have a byte unit, and totals over
+ * `$__range` are not drawn as time series.
  *
  * Usage: npx tsx ci/stages/lint/dashboard.ts [--metrics <scrape.txt>] [--contract docs/architecture.md] [file ...]
  *        (default docker/grafana/dashboards/*.json). Exit 0 clean, 1 problems, 2 unusable input or no promtool.
@@ -40,29 +42,50 @@ const PROMETHEUS_SERIES = [
 // Grafana's built-in interval variables become a fixed range so promtool can parse the query.
 const GRAFANA_VARS = /\$\{?__(rate_interval|interval|range)(_ms|_s)?\}?/g;
 
+/** The parts of a Grafana panel the checks read. */
+interface Panel {
+  id?: number;
+  title?: string;
+  type?: string;
+  datasource?: unknown;
+  targets?: { expr?: unknown; refId?: string; legendFormat?: string; datasource?: unknown }[];
+  panels?: Panel[];
+  fieldConfig?: {
+    defaults?: { unit?: string };
+    overrides?: {
+      matcher?: { id?: string; options?: unknown };
+      properties?: { id?: string; value?: unknown }[];
+    }[];
+  };
+}
+
+/** The dashboard itself, bare or inside Grafana's `{ "dashboard": … }` wrapper. */
+interface DashboardRoot {
+  panels?: Panel[];
+  templating?: { list?: { name?: string; datasource?: unknown }[] };
+  annotations?: { list?: { name?: string; datasource?: unknown }[] };
+}
+const rootOf = (dashboard: unknown) =>
+  ((dashboard as { dashboard?: unknown }).dashboard ?? dashboard) as DashboardRoot;
+
+/** Every panel, rows' nested panels included. */
+function allPanels(dashboard: unknown): Panel[] {
+  const walk = (panels: Panel[] | undefined): Panel[] =>
+    (panels ?? []).flatMap((p) => [p, ...walk(p.panels)]);
+  return walk(rootOf(dashboard).panels);
+}
+
+const where = (p: Panel) => `panel ${p.id ?? "?"} "${p.title ?? ""}"`;
+
 /** Every query of every panel (rows' nested panels too); accepts a bare dashboard or `{ "dashboard": … }`. */
 export function panelQueries(dashboard: unknown): PanelQuery[] {
-  const d = dashboard as { dashboard?: unknown; panels?: unknown[] };
-  const root = (d.dashboard ?? d) as { panels?: unknown[] };
-  const out: PanelQuery[] = [];
-  const walk = (panels: unknown[] | undefined) => {
-    for (const raw of panels ?? []) {
-      const p = raw as { id?: number; title?: string; targets?: unknown[]; panels?: unknown[] };
-      for (const t of p.targets ?? []) {
-        const target = t as { expr?: unknown; refId?: string };
-        if (typeof target.expr === "string")
-          out.push({
-            panelId: p.id ?? "?",
-            title: p.title ?? "",
-            refId: target.refId ?? "?",
-            expr: target.expr,
-          });
-      }
-      walk(p.panels);
-    }
-  };
-  walk(root.panels);
-  return out;
+  return allPanels(dashboard).flatMap((p) =>
+    (p.targets ?? []).flatMap((t) =>
+      typeof t.expr === "string"
+        ? [{ panelId: p.id ?? "?", title: p.title ?? "", refId: t.refId ?? "?", expr: t.expr }]
+        : [],
+    ),
+  );
 }
 
 /** The PromQL with Grafana variables replaced, ready for promtool. */
@@ -191,7 +214,88 @@ export function checkMetricNames(
   return problems;
 }
 
-/** Checks one dashboard file against a metric set: JSON, PromQL, metric names. */
+// Grafana's built-in pseudo datasources, which exist in every Grafana.
+const BUILTIN_DATASOURCES = new Set(["-- Grafana --", "-- Mixed --", "-- Dashboard --"]);
+
+/**
+ * Datasources must come from a dashboard variable (`${datasource}`): a fixed uid or name only resolves in the
+ * Grafana it was exported from. A variable reference must name a variable the dashboard defines.
+ */
+export function checkDatasources(dashboard: unknown, file: string): DashboardProblem[] {
+  const root = rootOf(dashboard);
+  const variables = new Set((root.templating?.list ?? []).map((v) => v.name));
+  const problems: DashboardProblem[] = [];
+  const check = (ref: unknown, at: string) => {
+    if (ref === undefined || ref === null) return; // Grafana's default datasource
+    const uid = typeof ref === "string" ? ref : (ref as { uid?: unknown }).uid;
+    if (uid === undefined || uid === null || BUILTIN_DATASOURCES.has(String(uid))) return;
+    const variable = /^\$(?:\{(\w+)(?::\w+)?\}|(\w+))$/.exec(String(uid));
+    if (!variable)
+      problems.push({
+        file,
+        message: `${at}: fixed datasource ${JSON.stringify(uid)}; use a datasource variable (\${datasource})`,
+      });
+    else if (!variables.has(variable[1] ?? variable[2]))
+      problems.push({ file, message: `${at}: datasource ${uid} names no dashboard variable` });
+  };
+  for (const p of allPanels(dashboard)) {
+    check(p.datasource, where(p));
+    for (const t of p.targets ?? []) check(t.datasource, `${where(p)} query ${t.refId ?? "?"}`);
+  }
+  for (const v of root.templating?.list ?? []) check(v.datasource, `variable ${v.name ?? "?"}`);
+  for (const a of root.annotations?.list ?? []) check(a.datasource, `annotation ${a.name ?? "?"}`);
+  return problems;
+}
+
+/** The unit a target is shown in: the panel's default, or an override matching its refId or display name. */
+function unitOf(p: Panel, t: { refId?: string; legendFormat?: string }): string {
+  let unit = p.fieldConfig?.defaults?.unit ?? "";
+  for (const o of p.fieldConfig?.overrides ?? []) {
+    const { id, options } = o.matcher ?? {};
+    const hit =
+      (id === "byFrameRefID" && options === t.refId) ||
+      (id === "byName" && options !== undefined && options === t.legendFormat);
+    const set = hit ? o.properties?.find((x) => x.id === "unit") : undefined;
+    if (set) unit = String(set.value ?? "");
+  }
+  return unit;
+}
+
+/** Units that show a plain number: wrong for a metric in bytes (1.07 Bil instead of 1 GiB). */
+const PLAIN_UNITS = new Set(["short", "none", ""]);
+
+/** A query over a `_bytes` metric must be shown in a byte unit (`bytes`, `decbytes`, …), not `short` or none. */
+export function checkUnits(dashboard: unknown, file: string): DashboardProblem[] {
+  const problems: DashboardProblem[] = [];
+  for (const p of allPanels(dashboard))
+    for (const t of p.targets ?? []) {
+      if (typeof t.expr !== "string") continue;
+      const bytes = metricNames(t.expr).filter((n) => /_bytes(_total)?$/.test(n));
+      const unit = unitOf(p, t);
+      if (bytes.length && PLAIN_UNITS.has(unit))
+        problems.push({
+          file,
+          message: `${where(p)} query ${t.refId ?? "?"}: ${bytes.join(", ")} shown with unit ${JSON.stringify(unit || "none")}; use "bytes"`,
+        });
+    }
+  return problems;
+}
+
+/** A total over `$__range` is one number for the whole range: drawn as a time series, every point repeats it. */
+export function checkRangeTotals(dashboard: unknown, file: string): DashboardProblem[] {
+  const problems: DashboardProblem[] = [];
+  for (const p of allPanels(dashboard))
+    if (p.type === "timeseries" || p.type === "graph")
+      for (const t of p.targets ?? [])
+        if (typeof t.expr === "string" && /\[\s*\$\{?__range(_s|_ms)?\}?\s*\]/.test(t.expr))
+          problems.push({
+            file,
+            message: `${where(p)} query ${t.refId ?? "?"}: a total over $__range in a ${p.type} panel; use a stat panel`,
+          });
+  return problems;
+}
+
+/** Checks one dashboard file against a metric set: JSON, datasources, units, PromQL, metric names. */
 export function checkDashboardFile(
   file: string,
   known: MetricSet,
@@ -205,7 +309,13 @@ export function checkDashboardFile(
   }
   const queries = panelQueries(dashboard);
   if (queries.length === 0) return [{ file, message: "no panel has a PromQL query" }];
-  return [...checkPromql(queries, file, promtool), ...checkMetricNames(queries, known, file)];
+  return [
+    ...checkDatasources(dashboard, file),
+    ...checkUnits(dashboard, file),
+    ...checkRangeTotals(dashboard, file),
+    ...checkPromql(queries, file, promtool),
+    ...checkMetricNames(queries, known, file),
+  ];
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

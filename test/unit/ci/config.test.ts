@@ -24,7 +24,7 @@ function errorOf(src: string): ConfigError {
 
 test("the shipped config loads with the documented defaults", async () => {
   const c = await loadConfig();
-  assert.equal(c.node, ["20", "22", "24"]);
+  assert.equal(c.node, ["22", "24", "26"]);
   assert.equal(c.test.kinds, ["unit", "integration", "e2e"]);
   assert.is(c.images.prometheus, "prom/prometheus:v2.42.0");
   assert.is(c.images.alertmanager, "prom/alertmanager:v0.25.0");
@@ -36,12 +36,12 @@ test("default matrix runs e2e on one Node version only", async () => {
   const cells = matrixCells(await loadConfig());
   assert.equal(
     cells.filter((c) => c.kind === "e2e").map((c) => c.node),
-    ["24"],
+    ["26"],
   );
   assert.is(cells.length, 7);
   assert.equal(
     matrixCells(await loadConfig(), ["unit"]).map((c) => c.node),
-    ["20", "22", "24"],
+    ["22", "24", "26"],
   );
 });
 
@@ -55,11 +55,11 @@ test("include adds cells and exclude drops partial matches", () => {
   const names = matrixCells(c).map((x) => `${x.node}/${x.kind}`);
   assert.ok(names.includes("18/unit"));
   assert.not.ok(names.some((n) => n.endsWith("/integration")));
-  assert.ok(names.includes("20/e2e"));
+  assert.ok(names.includes("22/e2e"));
 });
 
 test("numbers are accepted as Node versions", () => {
-  assert.equal(parseConfig(text.replace('node: ["20", "22", "24"]', "node: [20, 22]"), "x").node, [
+  assert.equal(parseConfig(text.replace('node: ["22", "24", "26"]', "node: [20, 22]"), "x").node, [
     "20",
     "22",
   ]);

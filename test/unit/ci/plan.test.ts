@@ -70,9 +70,9 @@ test("--plan prints waves, dependencies and containers without running anything"
     out,
     /test \(no dependencies\)\n {2}node22\/unit: node:22-bookworm-slim\n {4}\$ apt-get update -qq\n {4}\$ apt-get install -y -qq --no-install-recommends git openssl prometheus prometheus-alertmanager docker-compose\n {4}\$ npm ci --prefer-offline\n {4}\$ npm run --silent test:unit\n/,
   );
-  // e2e runs on Node 24 only by default, so --node 22 leaves no e2e cell.
+  // e2e runs on Node 26 only by default, so --node 22 leaves no e2e cell.
   assert.not.match(out, /e2e/);
-  assert.match(out, /lint \(no dependencies\)\n {2}node: node:24-bookworm-slim\n/);
+  assert.match(out, /lint \(no dependencies\)\n {2}node: node:26-bookworm-slim\n/);
 });
 
 test("usage and config errors exit 2 with a message", () => {

@@ -1,10 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { parse } from "yaml";
+import { loadConfig } from "../../../ci/config.js";
 import { sdkCliVersion } from "../../../ci/doctor/tools.js";
 import { lintWorkflow } from "../../../ci/stages/lint/actionlint.js";
 
@@ -87,7 +88,7 @@ test("one job whose real work is one dagger run step at the SDK's CLI version", 
   const dagger = steps.filter((s) => s.uses?.startsWith("dagger/dagger-for-github@"));
   assert.is(dagger.length, 1);
   const step = dagger[0] as Step;
-  assert.match(step.uses ?? "", /^dagger\/dagger-for-github@v8\.4\.\d+$/);
+  assert.match(tagOf("dagger/dagger-for-github") ?? "", /^v8\.4\.\d+$/);
   assert.is(step.with?.verb, "run");
   assert.is(step.with?.args, "npx tsx ci/main.ts");
   assert.is(step.with?.version, await sdkCliVersion());
@@ -101,9 +102,68 @@ test("one job whose real work is one dagger run step at the SDK's CLI version", 
   ]);
 });
 
-test("every action is pinned to a full version or a commit", () => {
-  for (const s of steps.filter((x) => x.uses))
-    assert.match(s.uses ?? "", /@(v\d+\.\d+\.\d+|[0-9a-f]{40})$/, `${s.uses} is not pinned`);
+/**
+ * Every `uses:` line of a workflow that is not pinned: a remote action must name a full commit SHA with
+ * its release tag in a comment (`owner/repo@<40 hex> # v1.2.3`, the form Dependabot keeps up to date), a
+ * `docker://` image a digest. Local actions (`./…`) are the repo's own code.
+ */
+function unpinnedUses(workflow: string): string[] {
+  return usesLines(workflow)
+    .filter(
+      ({ ref }) =>
+        !/^\.\//.test(ref) &&
+        !/^docker:\/\/[^@\s]+@sha256:[0-9a-f]{64}$/.test(ref) &&
+        !/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}\s+#\s*v\d+(\.\d+){0,2}$/.test(ref),
+    )
+    .map(({ line, ref }) => `${line}: ${ref}`);
+}
+
+/** Every `uses:` line with its 1-based number and its value (quotes dropped, comment kept). */
+function usesLines(workflow: string): { line: number; ref: string }[] {
+  return workflow.split("\n").flatMap((l, i) => {
+    const m = /^\s*(?:-\s+)?uses:\s*(.*)$/.exec(l);
+    return m ? [{ line: i + 1, ref: (m[1] ?? "").trim().replace(/^(["'])(.*?)\1/, "$2") }] : [];
+  });
+}
+
+/** The tag comment of the `uses:` line naming `action@`. */
+const tagOf = (action: string) =>
+  new RegExp(`uses:\\s*${action.replace(/[/.]/g, "\\$&")}@[0-9a-f]{40}\\s+#\\s*(\\S+)`).exec(
+    text,
+  )?.[1];
+
+test("every workflow's actions are pinned to a commit SHA with the tag in a comment", () => {
+  const dir = ".github/workflows";
+  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
+  assert.ok(files.includes("ci.yml"));
+  for (const f of files) assert.equal(unpinnedUses(readFileSync(join(dir, f), "utf8")), [], f);
+  // The line scan sees the same steps as the YAML parser.
+  assert.is(usesLines(text).length, steps.filter((s) => s.uses).length);
+});
+
+test("the pin check rejects tags, branches, short SHAs and a SHA without its tag", () => {
+  const sha = "08c6903cd8c0fde910a37f88322edcfb5dd907a8";
+  const line = (ref: string) => `      - uses: ${ref}\n`;
+  for (const ref of [
+    "actions/checkout@v5",
+    "actions/checkout@v5.0.0",
+    "actions/checkout@main",
+    "actions/checkout@08c6903",
+    `actions/checkout@${sha}`,
+    `actions/checkout@${sha} # latest`,
+    "docker://alpine:3.20",
+  ])
+    assert.equal(unpinnedUses(line(ref)).length, 1, ref);
+  for (const ref of [`actions/checkout@${sha} # v5.0.0`, "./.github/actions/local"])
+    assert.equal(unpinnedUses(line(ref)), [], ref);
+  // The committed workflow with one step moved back to a tag fails, at that line.
+  const injected = text.replace(
+    /uses: actions\/checkout@\S+ # v5\.0\.0/,
+    "uses: actions/checkout@v5",
+  );
+  assert.is.not(injected, text);
+  const checkoutLine = text.split("\n").findIndex((l) => l.includes("actions/checkout@")) + 1;
+  assert.equal(unpinnedUses(injected), [`${checkoutLine}: actions/checkout@v5`]);
 });
 
 test("least privilege: nothing by default, security-events: write only beside the SARIF upload", () => {
@@ -117,6 +177,13 @@ test("least privilege: nothing by default, security-events: write only beside th
     );
     assert.equal(writes, []);
   }
+});
+
+test("the runner's Node is the image's (image.nodeVersion), a supported line", async () => {
+  const setupNode = steps.find((s) => s.uses?.startsWith("actions/setup-node@")) as Step;
+  const config = await loadConfig();
+  assert.is(String(setupNode.with?.["node-version"]), config.image.nodeVersion);
+  assert.ok(config.node.includes(config.image.nodeVersion), "the image's Node is in the matrix");
 });
 
 test("SARIF from reports/ is uploaded even when the pipeline failed", () => {

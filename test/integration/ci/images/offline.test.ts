@@ -73,6 +73,33 @@ dockerTest(
   },
 );
 
+dockerTest(test, "every node stand-in runs its Node and npm, on its own platform", async () => {
+  const config = await loadConfig();
+  const image = (v: string) => config.images.node.replace("{version}", v);
+  const cells = [
+    ...config.node.map((v) => ({ ref: image(v), platform: NATIVE })),
+    ...config.platforms.map((p) => ({
+      ref: platformRef(image(config.image.nodeVersion), p),
+      platform: p,
+    })),
+  ];
+  for (const { ref, platform } of cells) {
+    const env = await $({
+      quiet: true,
+    })`${DOCKER} image inspect --format ${"{{json .Config.Env}}"} ${ref}`;
+    const vars = Object.fromEntries(
+      (JSON.parse(env.stdout) as string[]).map((e) => e.split("=") as [string, string]),
+    );
+    // Shared libraries Node needs beyond minbase (libatomic1 from Node 26 on) show up here.
+    const r = await $({
+      quiet: true,
+      nothrow: true,
+    })`${DOCKER} run --rm --platform ${platform} ${ref} sh -c ${"node --version && npm --version"}`;
+    assert.is(r.exitCode, 0, `${ref} (${platform}): ${r.stderr.trim()}`);
+    assert.equal(r.stdout.trim().split("\n"), [`v${vars.NODE_VERSION}`, vars.NPM_VERSION], ref);
+  }
+});
+
 dockerTest(
   test,
   "an unknown Node version fails naming the image and the step, and tags nothing",

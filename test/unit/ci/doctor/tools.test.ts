@@ -2,9 +2,13 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { loadConfig } from "../../../ci/config.js";
 import {
+  activeLts,
   binaryCheck,
   daggerCheck,
+  MIN_NODE_MAJOR,
+  NODE_LINES,
   nodeCheck,
   qemuCheck,
   sdkCliVersion,
@@ -16,11 +20,42 @@ test("the SDK's CLI version is read from the installed SDK", async () => {
   assert.is(await sdkCliVersion(), pkg.version);
 });
 
-test("node: the running version passes, one below engines fails with a fix", () => {
-  assert.is(nodeCheck().status, "ok");
-  const old = nodeCheck("18.20.4");
+test("node: past end of life warns with the active LTS as the fix; too old to run fails", () => {
+  const day = (d: string) => new Date(`${d}T12:00:00Z`);
+  // This machine's case: Node 20 after its end of life on 2026-04-30.
+  const host = nodeCheck("20.20.2", day("2026-11-29"));
+  assert.is(host.status, "warn");
+  assert.is(host.found, "v20.20.2, end of life since 2026-04-30");
+  assert.is(host.fix, "install Node 26 (the active LTS); the kit needs >= 22");
+  // Before that day 20 was only below engines, and 26 not yet LTS.
+  const before = nodeCheck("20.20.2", day("2026-03-01"));
+  assert.equal([before.status, before.found], ["warn", "v20.20.2, below engines >= 22"]);
+  assert.match(before.fix ?? "", /^install Node 24 \(the active LTS\)/);
+  // A supported line is ok until its own end of life, then warns.
+  assert.equal(
+    [nodeCheck("22.23.5", day("2026-11-29")).status, nodeCheck("22.23.5", day("2026-11-29")).found],
+    ["ok", "v22.23.5, supported until 2027-04-30"],
+  );
+  assert.is(nodeCheck("22.23.5", day("2027-04-30")).status, "warn");
+  assert.is(nodeCheck("26.12.1", day("2027-04-30")).status, "ok");
+  // Odd lines die young; a line newer than the table is taken as current.
+  assert.is(nodeCheck("25.1.0", day("2026-11-29")).found, "v25.1.0, end of life since 2026-06-01");
+  assert.is(nodeCheck("28.0.0", day("2028-06-01")).status, "ok");
+  const old = nodeCheck("18.20.4", day("2026-11-29"));
   assert.is(old.status, "missing");
-  assert.match(old.fix ?? "", /Node >= 20/);
+  assert.match(old.fix ?? "", /Node 26 .*>= 22/);
+  // The running Node always runs the tooling (a warning at worst).
+  assert.is.not(nodeCheck().status, "missing");
+});
+
+test("node: the table knows every matrix line; engines and @types/node follow MIN_NODE_MAJOR", async () => {
+  const config = await loadConfig();
+  for (const v of [...config.node, config.image.nodeVersion])
+    assert.ok(NODE_LINES[Number(v)], `Node ${v} is in NODE_LINES`);
+  assert.is(activeLts("2026-11-29"), 26);
+  const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+  assert.is(pkg.engines.node, `>=${MIN_NODE_MAJOR}`);
+  assert.match(pkg.devDependencies["@types/node"], new RegExp(`^\\^${MIN_NODE_MAJOR}\\.`));
 });
 
 test("a required binary: missing with its Debian package, then found with its version", async () => {

@@ -61,7 +61,7 @@ test("lint: node image, source, npm cache volume, CA as secret file, execs in or
       q.includes(`host { directory( path: "${process.cwd()}" exclude: ["node_modules", ".git"`),
     ),
   );
-  const lint = longest(containersFrom(chains, "node:24-bookworm-slim"));
+  const lint = longest(containersFrom(chains, "node:26-bookworm-slim"));
   for (const op of [
     'withDirectory(path: "/src", source: "<id:directory>")',
     'withMountedCache(path: "/root/.npm", cache: "<id:cacheVolume>")',
@@ -106,12 +106,12 @@ test("lint: monitoring checks run in the pinned Prometheus and Alertmanager imag
 test("test: one container per cell from node:<v>-bookworm-slim; e2e gets the host socket", async () => {
   const { code, chains, out } = await pipeline(["test"]);
   assert.is(code, 0, out);
-  for (const v of ["20", "22", "24"]) {
+  for (const v of ["22", "24", "26"]) {
     const cells = containersFrom(chains, `node:${v}-bookworm-slim`);
     const runs = new Set(cells.map((c) => execs(c).at(-1)));
     assert.ok(runs.has('["npm", "run", "--silent", "test:unit"]'), `node ${v} unit`);
     assert.ok(runs.has('["npm", "run", "--silent", "test:integration"]'), `node ${v} integration`);
-    assert.is(runs.has('["npm", "run", "--silent", "test:e2e"]'), v === "24", `node ${v} e2e`);
+    assert.is(runs.has('["npm", "run", "--silent", "test:e2e"]'), v === "26", `node ${v} e2e`);
     assert.ok(
       cells.every((c) =>
         c.includes('withMountedCache(path: "/root/.npm", cache: "<id:cacheVolume>")'),
@@ -119,14 +119,14 @@ test("test: one container per cell from node:<v>-bookworm-slim; e2e gets the hos
     );
   }
   const e2e = longest(
-    containersFrom(chains, "node:24-bookworm-slim").filter((c) =>
+    containersFrom(chains, "node:26-bookworm-slim").filter((c) =>
       execs(c).at(-1)?.includes("test:e2e"),
     ),
   );
   assert.ok(
     e2e.includes('withUnixSocket(path: "/var/run/docker.sock", source: "<id:unixSocket>")'),
   );
-  const unit = longest(containersFrom(chains, "node:20-bookworm-slim"));
+  const unit = longest(containersFrom(chains, "node:22-bookworm-slim"));
   assert.not.ok(
     unit.some((op) => op.startsWith("withUnixSocket")),
     "only e2e cells get the socket",

@@ -104,7 +104,7 @@ test("build: dockerBuild per platform with label args and the CA secret; both va
       assert.ok(q, `no dockerBuild for ${platform}`);
       assert.match(q as string, 'dockerfile: "docker/Dockerfile"');
       assert.match(q as string, /buildArgs: \[.*\{name: "OCI_REVISION", value: "[0-9a-f]{40}"\}/);
-      assert.match(q as string, '{name: "NODE_IMAGE", value: "node:24-bookworm-slim"}');
+      assert.match(q as string, '{name: "NODE_IMAGE", value: "node:26-bookworm-slim"}');
       assert.match(q as string, 'secrets: ["<id:setSecret>"]');
     }
     const multi = holding(queries, "codex-father.oci.tar.partial");

@@ -51,6 +51,18 @@ test("a changed threshold is caught by the rule unit tests", () => {
   assert.match(r["promtool test rules"]?.output ?? "", /HighCPUUsage/);
 });
 
+test("an absent() rule on the wrong job, or a runbook link moved, is caught by the rule unit tests", () => {
+  for (const edit of [
+    (t: string) => t.replace('absent(up{job="codex-father"})', 'absent(up{job="codex"})'),
+    (t: string) => t.replace("docs/runbooks.md#serviceabsent", "docs/runbooks.md#absent"),
+  ]) {
+    const r = runOn("docker/prometheus/alerts.yml", edit);
+    assert.ok(r["promtool check rules"]?.ok, "still valid rules");
+    assert.not.ok(r["promtool test rules"]?.ok);
+    assert.match(r["promtool test rules"]?.output ?? "", /ServiceAbsent/);
+  }
+});
+
 test("an Alertmanager route to an unknown receiver fails amtool", () => {
   const r = runOn("docker/alertmanager/alertmanager.yml", (t) =>
     t.replace("receiver: critical-alerts", "receiver: nobody-home"),
