@@ -50,6 +50,8 @@ export interface PipelineConfig {
     alertmanager: string;
     trivy: string;
     dockerCli: string;
+    /** A Docker daemon as a service (docker:<v>-dind): e2e cells reach it as tcp://docker:2375. */
+    dind: string;
     grafana: string;
   };
   image: { name: string; tags: TagKind[]; nodeVersion: string };
@@ -196,6 +198,7 @@ const schema = obj<Omit<PipelineConfig, "file">>({
     alertmanager: imageRef,
     trivy: imageRef,
     dockerCli: imageRef,
+    dind: imageRef,
     grafana: imageRef,
   }),
   image: obj({ name: imageRef, tags: list(oneOf(TAG_KINDS)), nodeVersion: version }),

@@ -16,8 +16,9 @@ import { withJobs } from "./engines/jobs.js";
 import { offlineImages } from "./images/index.js";
 import { chooseDockerBin } from "./lib/docker-bin.js";
 import { prefixed, write } from "./lib/log.js";
+import { standIns } from "./lib/stand-ins.js";
 import { runStages } from "./pipeline.js";
-import { planText, selectStages } from "./plan.js";
+import { jobImages, planText, selectStages } from "./plan.js";
 import {
   type RunReport,
   type StageReport,
@@ -53,6 +54,7 @@ async function printPlan(
   selected: ReturnType<typeof selectStages>,
   ctx: PlanContext,
   skip: StageName[],
+  dockerBin: string,
 ): Promise<void> {
   const jobs = new Map<StageName, Job[] | string>();
   for (const { stage } of selected)
@@ -62,7 +64,8 @@ async function printPlan(
         .describe(ctx)
         .catch((e: Error) => `(cannot plan: ${e.message})`),
     );
-  write(planText(selected, jobs, skip));
+  const images = [...jobs.values()].flatMap((j) => (typeof j === "string" ? [] : jobImages(j)));
+  write(planText(selected, jobs, skip, await standIns(images, dockerBin)));
 }
 
 /** Runs the stages; returns the exit code. */
@@ -81,11 +84,11 @@ async function runCommand(
     root: process.cwd(),
   };
   if (cmd.plan) {
-    await printPlan(selected, shared, cmd.skip);
+    await printPlan(selected, shared, cmd.skip, env.engine.dockerBin);
     return 0;
   }
 
-  const runId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+  const runId = env.runId ?? `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
   const engine = withJobs(
     await openEngine(cmd.engine, { runId, cache: !cmd.noCache, settings: env.engine }),
     cmd.jobs,

@@ -67,18 +67,39 @@ export function buildCommand(spec: BuildSpec): string {
   return args.join(" ");
 }
 
-/** The lines of one run: its container, then each step. */
-function runLines(spec: RunSpec): string[] {
-  const lines = [`  ${spec.name}: ${spec.image}${spec.platform ? ` (${spec.platform})` : ""}`];
-  for (const svc of spec.services ?? []) lines.push(`    with service ${svc.hostname}`);
+/** What an image really is, when it is an offline stand-in: image → e.g. "Debian docker.io 20.10.24". */
+export type StandIns = ReadonlyMap<string, string>;
+
+/** An image as the plan shows it. */
+const imageText = (image: string, standIns: StandIns) => {
+  const what = standIns.get(image);
+  return what ? `${image} (offline stand-in: ${what})` : image;
+};
+
+/** Every image a job would start from: for `--plan` to say which are stand-ins. */
+export function jobImages(jobs: Job[]): string[] {
+  return jobs.flatMap((j) =>
+    j.kind === "run" ? [j.spec.image, ...(j.spec.services ?? []).map((s) => s.image)] : [],
+  );
+}
+
+/** The lines of one run: its container and services, then each step. */
+function runLines(spec: RunSpec, standIns: StandIns): string[] {
+  const lines = [
+    `  ${spec.name}: ${imageText(spec.image, standIns)}${spec.platform ? ` (${spec.platform})` : ""}`,
+  ];
+  for (const svc of spec.services ?? [])
+    lines.push(
+      `    service ${svc.hostname}: ${imageText(svc.image, standIns)}${svc.privileged ? ", privileged" : ""}`,
+    );
   for (const step of [...(spec.setup ?? []), ...spec.steps])
     lines.push(`    $ ${shown(step.args)}`);
   return lines;
 }
 
 /** The lines of one job. */
-export function jobLines(job: Job): string[] {
-  if (job.kind === "run") return runLines(job.spec);
+export function jobLines(job: Job, standIns: StandIns = new Map()): string[] {
+  if (job.kind === "run") return runLines(job.spec, standIns);
   if (job.kind === "build") return [`  ${job.name}: ${buildCommand(job.spec)}`];
   return [`  ${job.name}:`, ...job.lines.map((l) => `    ${l}`)];
 }
@@ -88,6 +109,7 @@ export function planText(
   selected: Selected[],
   jobs: Map<StageName, Job[] | string>,
   skipped: StageName[],
+  standIns: StandIns = new Map(),
 ): string {
   const lines: string[] = [];
   waves(selected).forEach((wave, i) => {
@@ -101,7 +123,7 @@ export function planText(
     lines.push("", `${s.stage} (${why.join("; ")})`);
     const j = jobs.get(s.stage);
     if (typeof j === "string") lines.push(`  ${j}`);
-    else for (const job of j ?? []) lines.push(...jobLines(job));
+    else for (const job of j ?? []) lines.push(...jobLines(job, standIns));
   }
   if (skipped.length) lines.push("", `skipped: ${skipped.join(", ")}`);
   return `${lines.join("\n")}\n`;

@@ -16,6 +16,8 @@ export interface RunSettings {
   engine: EngineSettings;
   /** `GITHUB_STEP_SUMMARY`: where the Markdown summary is appended. */
   stepSummary?: string;
+  /** `CODEX_CI_RUN_ID`: names the run's resources (label codex-ci.run), e.g. after the CI job; else random. */
+  runId?: string;
 }
 
 /** The CA bundle must be a readable file; a directory or a typo is named with where it came from. */
@@ -40,6 +42,11 @@ export async function readSettings(env: NodeJS.ProcessEnv, caFile?: string): Pro
       ? caFileOf(env.NODE_EXTRA_CA_CERTS, "NODE_EXTRA_CA_CERTS")
       : undefined;
   const set = (v: string | undefined) => (v ? v : undefined);
+  const runId = env.CODEX_CI_RUN_ID;
+  if (runId !== undefined && !/^[a-z0-9][a-z0-9-]{0,39}$/.test(runId))
+    throw new SettingsError(
+      `CODEX_CI_RUN_ID: "${runId}" is not 1 to 40 lowercase letters, digits and dashes`,
+    );
   const stackSecrets: Record<string, string> = {};
   if (env.GITHUB_TOKEN) stackSecrets.GITHUB_TOKEN = env.GITHUB_TOKEN;
   return {
@@ -73,5 +80,6 @@ export async function readSettings(env: NodeJS.ProcessEnv, caFile?: string): Pro
       },
     },
     ...(env.GITHUB_STEP_SUMMARY ? { stepSummary: env.GITHUB_STEP_SUMMARY } : {}),
+    ...(runId ? { runId } : {}),
   };
 }

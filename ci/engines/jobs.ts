@@ -32,13 +32,18 @@ export function withJobs(engine: Engine, jobs: number): Engine {
       inSlot(spec, async () => {
         // Cancelled (--fail-fast, Ctrl-C) while queued: never start the container.
         if (spec.signal?.aborted) throw new StepFailed(spec.name, "queued", -1, "");
-        return engine.run(spec);
+        try {
+          return await engine.run(spec);
+        } catch (e) {
+          // Still holding the slot: a --fail-fast abort here lands before the next queued run starts.
+          spec.failed?.(e);
+          throw e;
+        }
       }),
     build: (spec) => inSlot(spec, () => engine.build(spec)),
     exportImage: (variants, tarPath) => engine.exportImage(variants, tarPath),
     publishImage: (variants, ref, opts) => engine.publishImage(variants, ref, opts),
     loadImage: (image, tag) => engine.loadImage(image, tag),
-    startService: (spec) => engine.startService(spec),
     dockerClient: (spec) => engine.dockerClient(spec),
     close: () => engine.close(),
   };

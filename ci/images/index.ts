@@ -13,6 +13,7 @@ import { nodeLayer, resolveNode, resolveNpm } from "./node.js";
 import {
   alertmanagerRootfs,
   type DebArch,
+  dindRootfs,
   nodeRootfs,
   prometheusRootfs,
   type RootfsSpec,
@@ -24,7 +25,7 @@ import { all, ImagesFailedError, memo, step } from "./step.js";
 export { ImageStepError, ImagesFailedError } from "./step.js";
 
 export interface OfflineImagesOptions {
-  refs: { node: string; prometheus: string; alertmanager: string }; // from config.images
+  refs: { node: string; prometheus: string; alertmanager: string; dind: string }; // from config.images
   nodeVersions: string[]; // test matrix versions, built for the native platform
   buildNodeVersion: string; // the Dockerfile's NODE_IMAGE version, built for every platform
   platforms: string[]; // e.g. ["linux/amd64", "linux/arm64"]
@@ -95,6 +96,33 @@ VOLUME ["/alertmanager"]
 WORKDIR /alertmanager
 ENTRYPOINT ["/bin/alertmanager"]
 CMD ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"]
+`;
+
+/**
+ * docker:dind's entrypoint, as far as the pipeline uses it: with DOCKER_TLS_CERTDIR empty, dockerd on the unix
+ * socket and on tcp 2375 without TLS; arguments that start with "-" go to dockerd, others run as a command.
+ */
+const DIND_ENTRYPOINT = `#!/bin/sh
+set -e
+if [ "$#" -eq 0 ] || [ "\${1#-}" != "$1" ]; then
+  set -- dockerd --host=unix:///var/run/docker.sock --host=tcp://0.0.0.0:2375 --tls=false "$@"
+fi
+# Pid files left on the data volume by a daemon that was killed would stop the next one from starting.
+rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
+exec "$@"
+`;
+
+/** docker:<v>-dind's entrypoint, ports and volume on Debian's docker.io; the label names the real version. */
+const dindDockerfile = (ref: string, version: string) => `FROM scratch
+ADD rootfs.tar /
+COPY dockerd-entrypoint.sh /usr/local/bin/dockerd-entrypoint.sh
+LABEL org.opencontainers.image.description="Offline stand-in for ${ref} (Debian bookworm's docker.io), built by ci/images/index.ts" \\
+      org.opencontainers.image.version="${version}"
+ENV DOCKER_TLS_CERTDIR=""
+VOLUME ["/var/lib/docker"]
+EXPOSE 2375
+ENTRYPOINT ["/bin/sh", "/usr/local/bin/dockerd-entrypoint.sh"]
+CMD []
 `;
 
 /** Makes every offline image in `opts` that is missing (or all of them with `force`); throws naming each failed image and step. */
@@ -173,6 +201,7 @@ async function buildLocked(
             docker: opts.dockerBin,
             workDir,
             dockerfile: nodeDockerfile(version, npmVersion),
+            standIn: `Node ${version} and npm ${npmVersion} from npm, on Debian bookworm`,
             files: { "rootfs.tar": base, "node.tar": node },
             platform,
             tags,
@@ -200,6 +229,7 @@ async function buildLocked(
             `Debian bookworm has ${spec.versionOf} ${debian}, not ${tagVersion(ref)}; set the config's image to the matching tag`,
           );
       });
+      const debianVersion = await rootfsPackageVersion(tar);
       await step(ref, `docker build (${NATIVE})`, () =>
         buildImage({
           docker: opts.dockerBin,
@@ -208,9 +238,38 @@ async function buildLocked(
           files: { "rootfs.tar": tar },
           platform: NATIVE,
           tags: [ref],
+          standIn: `Debian ${spec.versionOf} ${debianVersion}`,
         }),
       );
       log(`${ref}: Debian ${spec.versionOf} ${await rootfsPackageVersion(tar)}`);
+    },
+  });
+
+  /** The docker:dind stand-in: a Docker daemon from Debian's docker.io, whatever version the tag names. */
+  const dindTarget = (ref: string): Target => ({
+    ref,
+    tags: [ref],
+    platform: NATIVE,
+    build: async () => {
+      const arch = debArch(NATIVE);
+      const tar = await step(ref, `mmdebstrap rootfs (dind, ${arch})`, () =>
+        rootfsFor(dindRootfs, arch),
+      );
+      const version = await rootfsPackageVersion(tar);
+      const entrypoint = path.join(cacheDir, "dockerd-entrypoint.sh");
+      await fs.writeFile(entrypoint, DIND_ENTRYPOINT, { mode: 0o755 });
+      await step(ref, `docker build (${NATIVE})`, () =>
+        buildImage({
+          docker: opts.dockerBin,
+          workDir,
+          dockerfile: dindDockerfile(ref, version),
+          files: { "rootfs.tar": tar, "dockerd-entrypoint.sh": entrypoint },
+          platform: NATIVE,
+          tags: [ref],
+          standIn: `Debian docker.io ${version}`,
+        }),
+      );
+      log(`${ref}: Debian docker.io ${version} (a stand-in: the tag names the image it replaces)`);
     },
   });
 
@@ -231,6 +290,7 @@ async function buildLocked(
     ),
     toolTarget(opts.refs.prometheus, prometheusRootfs, PROMETHEUS_DOCKERFILE),
     toolTarget(opts.refs.alertmanager, alertmanagerRootfs, ALERTMANAGER_DOCKERFILE),
+    dindTarget(opts.refs.dind),
   ];
 
   const results = await Promise.allSettled(

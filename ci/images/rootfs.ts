@@ -72,6 +72,14 @@ export const alertmanagerRootfs: RootfsSpec = {
   ],
 };
 
+/** A Docker daemon's rootfs for the docker:dind stand-in: Debian's docker.io (dockerd, containerd, runc, CLI). */
+export const dindRootfs: RootfsSpec = {
+  name: "dind",
+  include: ["docker.io", "iptables", "ca-certificates", "pigz"],
+  versionOf: "docker.io",
+  hooks: [],
+};
+
 /** The mmdebstrap arguments for a spec and arch (without the output path); also the cache key. */
 export function mmdebstrapArgs(spec: RootfsSpec, arch: DebArch): string[] {
   return [

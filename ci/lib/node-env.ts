@@ -14,22 +14,25 @@ export const SOURCE_EXCLUDE = [
   "*.log",
 ];
 
-/** Where the extra CA bundle is mounted in steps. */
-export const CA_PATH = "/run/secrets/npm_ca";
+/** Where the extra CA bundle is copied in steps: a plain file, not a secret (a CA bundle is public). */
+export const CA_PATH = "/usr/local/share/codex-ci/ca.pem";
 
-/** The extra CA bundle as the secret `npm_ca` (the Dockerfile's `--mount=type=secret,id=npm_ca`), when given. */
+/**
+ * The extra CA bundle for Dockerfile builds, as the BuildKit secret `npm_ca` (`RUN --mount=type=secret`
+ * keeps it out of every layer), when given.
+ */
 export function caSecret(ctx: Pick<PlanContext, "settings">): Secret | undefined {
   const file = ctx.settings.caFile;
   return file ? { name: "npm_ca", file } : undefined;
 }
 
-/** The source at /src, npm's cache on the named volume, and the CA bundle as a secret file when given. */
+/** The source at /src, npm's cache on the named volume, and the CA bundle as a file when given. */
 export function nodeContainer(
   ctx: PlanContext,
   version: string,
   workdir = "/src",
 ): ContainerSpec & { reuse: boolean } {
-  const ca = caSecret(ctx);
+  const ca = ctx.settings.caFile;
   return {
     reuse: true, // npm ci, type-check, lint and tests depend only on the source, lockfile and image
     image: nodeImage(ctx.config, version),
@@ -43,7 +46,7 @@ export function nodeContainer(
       npm_config_audit: "false",
       ...(ca ? { NODE_EXTRA_CA_CERTS: CA_PATH } : {}),
     },
-    ...(ca ? { secretFiles: { [CA_PATH]: ca } } : {}),
+    ...(ca ? { files: [{ from: ca, to: CA_PATH }] } : {}),
   };
 }
 

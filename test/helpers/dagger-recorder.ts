@@ -27,8 +27,16 @@ export interface RecordedQuery {
 /**
  * Answers a leaf field; return undefined for the default. `chain` is the calls down to it, each printed as
  * `name(arg: value, ...)`, e.g. answer `exitCode` 1 when `chain.at(-1)` is a `withExec` of "test:unit".
+ * A promise delays the answer; `HOLD` never answers (the request stays open until the client cuts it).
  */
-export type Answer = (field: string, chain: string[], args: Record<string, unknown>) => unknown;
+export type Answer = (
+  field: string,
+  chain: string[],
+  args: Record<string, unknown>,
+) => unknown | Promise<unknown>;
+
+/** An answer that never comes: the engine is still working when the client gives up. */
+export const HOLD = Symbol("hold");
 
 /** A running recorder. */
 export interface Recorder {
@@ -39,6 +47,9 @@ export interface Recorder {
   queries: RecordedQuery[];
   /** Requests refused for a bad token or path (should stay 0). */
   refused: number;
+  /** Requests being held (answered with `HOLD`), and those whose connection the client closed meanwhile. */
+  held: number;
+  cut: number;
   /** Each recorded query, canonical, fake IDs replaced by `<id:field>`. */
   normalised(): string[];
   /** Each recorded query as its chain of calls, e.g. ['container', 'from(address: "node:22")', ...]. */
@@ -103,7 +114,10 @@ export async function startRecorder(answer: Answer = () => undefined): Promise<R
   };
 
   /** One key per level, down each selection. */
-  const resolve = (set: SelectionSetNode, path: string[]): Record<string, unknown> => {
+  const resolve = async (
+    set: SelectionSetNode,
+    path: string[],
+  ): Promise<Record<string, unknown>> => {
     const out: Record<string, unknown> = {};
     for (const sel of set.selections) {
       if (sel.kind !== Kind.FIELD) continue;
@@ -112,11 +126,12 @@ export async function startRecorder(answer: Answer = () => undefined): Promise<R
       const printed = (sel.arguments ?? []).map((a) => `${a.name.value}: ${print(a.value)}`);
       const here = [...path, printed.length ? `${name}(${printed.join(", ")})` : name];
       if (sel.selectionSet) {
-        out[key] = resolve(sel.selectionSet, here);
+        out[key] = await resolve(sel.selectionSet, here);
         continue;
       }
       const args = argsOf(sel);
-      const custom = answer(name, path, args);
+      const custom = await answer(name, path, args);
+      if (custom === HOLD) throw HOLD;
       if (custom !== undefined) out[key] = custom;
       else if (name === "id") out[key] = fakeId(fieldName(path.at(-1) ?? "query"));
       else if (name === "exitCode") out[key] = 0;
@@ -129,12 +144,15 @@ export async function startRecorder(answer: Answer = () => undefined): Promise<R
     return out;
   };
 
+  let closing = false;
   const rec: Recorder = {
     port: 0,
     token,
     env: { DAGGER_SESSION_PORT: "", DAGGER_SESSION_TOKEN: token },
     queries: [],
     refused: 0,
+    held: 0,
+    cut: 0,
     normalised: () =>
       rec.queries.map((q) =>
         print(parse(q.query))
@@ -142,11 +160,15 @@ export async function startRecorder(answer: Answer = () => undefined): Promise<R
           .replace(FAKE_ID, (id) => `<id:${origin.get(id) ?? "?"}>`),
       ),
     chains: () => rec.normalised().map(chainOf),
-    close: () =>
-      new Promise((r) => {
+    close: async () => {
+      // A request the client cut may not have reached this side yet: give held ones a moment to close.
+      for (let i = 0; i < 50 && rec.held > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      closing = true;
+      await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 
   const server = createServer(async (req, res) => {
@@ -160,14 +182,23 @@ export async function startRecorder(answer: Answer = () => undefined): Promise<R
       const q = JSON.parse(await body(req)) as RecordedQuery;
       rec.queries.push(q);
       const doc = parse(q.query);
-      let data: Record<string, unknown> = {};
+      let op: SelectionSetNode | undefined;
       visit(doc, {
-        OperationDefinition(op) {
-          data = resolve(op.selectionSet, []);
+        OperationDefinition(o) {
+          op = o.selectionSet;
         },
       });
+      const data = op ? await resolve(op, []) : {};
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ data }));
     } catch (e) {
+      if (e === HOLD) {
+        rec.held += 1;
+        res.on("close", () => {
+          rec.held -= 1;
+          if (!closing) rec.cut += 1;
+        });
+        return;
+      }
       res
         .writeHead(400, { "content-type": "application/json" })
         .end(JSON.stringify({ errors: [{ message: String(e) }] }));

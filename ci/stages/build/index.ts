@@ -168,18 +168,20 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
     // One tarball per platform: what `scan` reads with `trivy --input` and `deploy` can `docker load`.
     for (const [i, image] of images.entries()) {
       const rel = tarballOf(ctx, image.platform);
-      const done = await row(cells, `export ${image.platform}`, () =>
-        produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage([image], tmp)),
-      );
-      if (done !== undefined) (manifest.platforms[i] as { tarball?: string }).tarball = rel;
+      const written = await row(cells, `export ${image.platform}`, async () => {
+        await produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage([image], tmp));
+        return rel;
+      });
+      if (written) (manifest.platforms[i] as { tarball?: string }).tarball = written;
     }
     // Where the engine writes multi-platform archives, one more to publish elsewhere later.
     if (ctx.engine.capabilities.multiPlatformExport && images.length > 1) {
       const rel = join("reports", "images", `${name}.oci.tar`);
-      const done = await row(cells, "export multi-platform", () =>
-        produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage(images, tmp)),
-      );
-      if (done !== undefined) manifest.multiPlatformTarball = rel;
+      const written = await row(cells, "export multi-platform", async () => {
+        await produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage(images, tmp));
+        return rel;
+      });
+      if (written) manifest.multiPlatformTarball = written;
     }
   }
   const native = images.find((i) => i.platform === nativePlatform());

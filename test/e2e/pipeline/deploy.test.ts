@@ -125,7 +125,7 @@ dockerTest(
   "deploy: the stack comes up healthy with the new tag, Prometheus scrapes the app, the tag is recorded",
   async () => {
     built(manifest.deployTag);
-    const ctx = context(e, config, root, { env: "development" });
+    const ctx = context(e, config, root, { env: "development" }, { composeProject: project });
     const result = await deploy.run(ctx);
     assert.is(result.status, "passed", `${result.detail}\n${ctx.lines.join("\n")}`);
     assert.is(app("{{.Config.Image}}"), good);
@@ -167,7 +167,7 @@ dockerTest(
       rmSync(dir, { recursive: true, force: true });
     }
     built("broken");
-    const ctx = context(e, config, root, { env: "development" });
+    const ctx = context(e, config, root, { env: "development" }, { composeProject: project });
     const result = await deploy.run(ctx);
     assert.is(result.status, "failed");
     assert.match(result.detail ?? "", `rolled back to ${good}`);
@@ -199,7 +199,9 @@ dockerTest(
 dockerTest(test, "deploy --down keeps named volumes; --down --volumes removes them", async () => {
   const before = volumes();
   assert.ok(before.length > 0, "the stack has named volumes");
-  const down = await deploy.run(context(e, config, root, { env: "development", down: true }));
+  const down = await deploy.run(
+    context(e, config, root, { env: "development", down: true }, { composeProject: project }),
+  );
   assert.is(down.status, "passed");
   assert.is(
     dockerTry("ps", "-aq", "--filter", `label=com.docker.compose.project=${project}`).out.trim(),
@@ -207,7 +209,13 @@ dockerTest(test, "deploy --down keeps named volumes; --down --volumes removes th
   );
   assert.equal(volumes().sort(), before.sort());
   const wipe = await deploy.run(
-    context(e, config, root, { env: "development", down: true, volumes: true }),
+    context(
+      e,
+      config,
+      root,
+      { env: "development", down: true, volumes: true },
+      { composeProject: project },
+    ),
   );
   assert.is(wipe.status, "passed");
   assert.equal(volumes(), []);
@@ -215,7 +223,7 @@ dockerTest(test, "deploy --down keeps named volumes; --down --volumes removes th
 
 dockerTest(test, "deploy: an unknown environment is a clear error", async () => {
   try {
-    await deploy.run(context(e, config, root, { env: "qa" }));
+    await deploy.run(context(e, config, root, { env: "qa" }, { composeProject: project }));
     assert.unreachable("should have thrown");
   } catch (err) {
     assert.match(

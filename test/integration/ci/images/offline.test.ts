@@ -59,6 +59,7 @@ dockerTest(
       ),
       config.images.prometheus,
       config.images.alertmanager,
+      config.images.dind,
     ];
     const before = await Promise.all(refs.map(idOf));
     assert.ok(before.every(Boolean), "all images present after the first run");
@@ -111,6 +112,7 @@ dockerTest(
           node: ref,
           prometheus: "prom/prometheus:v2.42.0",
           alertmanager: "prom/alertmanager:v0.25.0",
+          dind: "docker:28-dind",
         },
         nodeVersions: ["1"],
         buildNodeVersion: "1",
@@ -150,6 +152,7 @@ dockerTest(
           node: "node:{version}-bookworm-slim",
           prometheus: ref,
           alertmanager: "prom/alertmanager:v0.25.0",
+          dind: "docker:28-dind",
         },
         nodeVersions: [],
         buildNodeVersion: "24",

@@ -3,9 +3,18 @@
  * the build, scan and deploy stages. Each stage runs on a temp root, so reports/ of the repo is untouched.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { rootCertificates } from "node:tls";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadConfig } from "../../../../../ci/config.js";
@@ -18,14 +27,18 @@ import { scan } from "../../../../../ci/stages/scan/index.js";
 import { type Answer, startRecorder } from "../../../../helpers/dagger-recorder.js";
 
 const CA = `ca-marker-${process.pid}`;
+/** A CA bundle holding one certificate-shaped block with the marker (the engine passes on what Node lacks). */
+const CA_PEM = `-----BEGIN CERTIFICATE-----\n${CA}\n-----END CERTIFICATE-----\n`;
 const PASSWORD = `registry-password-${process.pid}`;
 const TOKEN = `ghp_token_marker_${process.pid}`;
 const repoRoot = process.cwd();
+const SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 
 /** A temp root: a git repo with package.json, the environments and the ignore file. */
 function tempRoot(): string {
   const root = mkdtempSync(join(tmpdir(), "dagger-stages-"));
   cpSync(join(repoRoot, "package.json"), join(root, "package.json"));
+  cpSync(join(repoRoot, ".dockerignore"), join(root, ".dockerignore"));
   cpSync(join(repoRoot, "docker", "environments"), join(root, "docker", "environments"), {
     recursive: true,
   });
@@ -57,12 +70,13 @@ async function stage(
   root: string,
   options: Partial<StageOptions> = {},
   env: Record<string, string> = {},
+  caBundle = CA_PEM,
 ) {
   const rec = await startRecorder(exporting);
   const saved = { ...process.env };
   Object.assign(process.env, rec.env, env);
   const caFile = join(root, "ca.pem");
-  writeFileSync(caFile, CA);
+  writeFileSync(caFile, caBundle);
   const settings = await readSettings({ ...process.env, NODE_EXTRA_CA_CERTS: caFile });
   const lines: string[] = [];
   const engine = await openDagger({ cache: true, runId: "contract", settings: settings.engine });
@@ -121,6 +135,45 @@ test("build: dockerBuild per platform with label args and the CA secret; both va
       withCa.length > 0 && withCa.every((q) => q.includes("setSecret")),
       "the CA appears only in setSecret",
     );
+    // The context is uploaded with .dockerignore applied on the way, the Dockerfile kept as docker does.
+    const ignore = readFileSync(join(root, ".dockerignore"), "utf8")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith("#"));
+    const uploads = holding(queries, `directory( path: "${root}"`);
+    assert.ok(uploads.length > 0, "the build context is uploaded");
+    for (const q of uploads)
+      assert.match(
+        q,
+        `exclude: ${JSON.stringify([...ignore, "!docker/Dockerfile"]).replaceAll(",", ", ")}`,
+      );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("build: a CA bundle over setSecret's 128,000 bytes (the whole system bundle) goes in as what Node lacks", async () => {
+  const root = tempRoot();
+  const system = existsSync(SYSTEM_BUNDLE)
+    ? readFileSync(SYSTEM_BUNDLE, "utf8")
+    : rootCertificates.join("\n");
+  const bundle = `${system}\n${CA_PEM}${rootCertificates.join("\n")}\n`;
+  assert.ok(
+    Buffer.byteLength(bundle) > 128_000,
+    `the test bundle is ${Buffer.byteLength(bundle)} bytes`,
+  );
+  try {
+    const { result, rec } = await stage((c) => build.run(c), root, {}, {}, bundle);
+    assert.is(result.status, "passed", result.detail);
+    const secrets = rec.queries.filter((q) => q.query.includes("setSecret"));
+    const ca = secrets.find((q) => q.query.includes(CA));
+    assert.ok(ca, "the marker certificate reached setSecret");
+    assert.ok(
+      Buffer.byteLength(ca.query) < 128_000,
+      `setSecret got ${Buffer.byteLength(ca.query)} bytes`,
+    );
+    const root0 = (rootCertificates[0] ?? "").split("\n")[1] ?? "";
+    assert.not.ok(ca.query.includes(root0), "a root Node already trusts is not sent again");
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -218,7 +271,7 @@ test("scan: trivy --input on each platform's tarball with the severity flags and
   }
 });
 
-test("deploy: docker CLI image with the host socket, compose argv with the env override, token only in setSecret", async () => {
+test("deploy: docker CLI image with the host's socket, compose argv with the env override, token only in setSecret", async () => {
   const root = tempRoot();
   try {
     mkdirSync(join(root, "reports"), { recursive: true });
@@ -247,8 +300,8 @@ test("deploy: docker CLI image with the host socket, compose argv with the env o
       ),
     );
     assert.ok(
-      cli.every((c) => c.includes(`withDirectory(path: "${root}", source: "<id:directory>")`)),
-      "source at the host path",
+      cli.every((c) => c.includes('withDirectory(path: "/src", source: "<id:directory>")')),
+      "the repo copied in, never bind-mounted",
     );
     assert.ok(
       cli.every((c) =>
@@ -272,6 +325,28 @@ test("deploy: docker CLI image with the host socket, compose argv with the env o
     // The recorder starts no containers, so health never comes and there is nothing to roll back to.
     assert.is(result.status, "failed");
     assert.match(result.detail ?? "", "no containers started");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("deploy: a tcp:// DOCKER_HOST is reached as such, with no socket of the caller mounted", async () => {
+  const root = tempRoot();
+  try {
+    const { chains } = await stage(
+      (c) => deploy.run(c),
+      root,
+      { down: true },
+      { DOCKER_HOST: "tcp://10.20.30.40:2375", COMPOSE_PROJECT_NAME: "" },
+    );
+    const cli = chains.filter((c) => c[1] === 'from(address: "docker:24.0-cli")');
+    assert.ok(cli.length > 0);
+    assert.ok(
+      cli.every((c) =>
+        c.includes('withEnvVariable(name: "DOCKER_HOST", value: "tcp://10.20.30.40:2375")'),
+      ),
+    );
+    assert.not.ok(chains.some((c) => c.some((op) => op.startsWith("withUnixSocket"))));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
