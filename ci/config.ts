@@ -55,6 +55,13 @@ export interface PipelineConfig {
     grafana: string;
   };
   image: { name: string; tags: TagKind[]; nodeVersion: string };
+  /** Where `build --push` publishes. */
+  build: {
+    /** host[:port]/namespace, e.g. "ghcr.io/acme"; "" leaves it to --registry or CODEX_REGISTRY. */
+    registry: string;
+    /** Registries reached over plain HTTP without TLS checks (loopback ones always are). */
+    insecureRegistries: string[];
+  };
   scan: { enabled: boolean; severity: Severity[]; ignoreUnfixed: boolean; ignoreFile: string };
   deploy: { composeFile: string; healthUrl: string; timeoutSeconds: number };
   cache: { npm: string };
@@ -179,6 +186,9 @@ const partialCell = obj<Partial<MatrixCell>>(
 );
 const imageRef = str("an image reference such as name:tag", /^[\w./:@{}-]+$/);
 
+/** host[:port][/namespace]: no scheme, no credentials. */
+export const REGISTRY = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._/-]+)?$/i;
+
 const debPackage = str("a Debian package name", /^[a-z0-9][a-z0-9+.-]+$/);
 
 /** The shape of the file, key by key. */
@@ -202,6 +212,21 @@ const schema = obj<Omit<PipelineConfig, "file">>({
     grafana: imageRef,
   }),
   image: obj({ name: imageRef, tags: list(oneOf(TAG_KINDS)), nodeVersion: version }),
+  build: obj({
+    registry: (node, key, at) => {
+      const v = isScalar(node) ? node.value : undefined;
+      if (v === "" || v === null) return "";
+      return str("a registry such as ghcr.io/acme (host[:port]/namespace)", REGISTRY)(
+        node,
+        key,
+        at,
+      );
+    },
+    insecureRegistries: list(
+      str("a registry host such as registry.local:5000", /^[a-z0-9.-]+(:\d+)?$/i),
+      true,
+    ),
+  }),
   scan: obj({
     enabled: bool,
     severity: list(oneOf(SEVERITIES)),

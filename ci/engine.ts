@@ -155,6 +155,8 @@ export interface BuildSpec {
    * image it has for that platform (the Docker engine's per-platform alias of an offline stand-in).
    */
   baseImages?: Record<string, string>;
+  /** Labels added to the image (known only at build time, such as the repository URL). */
+  labels?: Record<string, string>;
   /** BuildKit secrets, mounted with `RUN --mount=type=secret,id=<name>`. */
   secrets?: Secret[];
   /** Multi-stage target. */

@@ -97,7 +97,6 @@ function runLines(spec: RunSpec, standIns: StandIns): string[] {
   return lines;
 }
 
-/** The lines of one job. */
 export function jobLines(job: Job, standIns: StandIns = new Map()): string[] {
   if (job.kind === "run") return runLines(job.spec, standIns);
   if (job.kind === "build") return [`  ${job.name}: ${buildCommand(job.spec)}`];

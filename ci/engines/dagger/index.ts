@@ -176,7 +176,7 @@ class DaggerEngine implements Engine {
     const context = resolve(spec.context ?? ".");
     const dockerfile = spec.dockerfile ?? "Dockerfile";
     const secrets = await Promise.all((spec.secrets ?? []).map((s) => this.buildSecret(s)));
-    const ctr = client
+    const built = client
       .host()
       .directory(context, { exclude: contextExcludes(context, dockerfile) })
       .dockerBuild({
@@ -186,6 +186,8 @@ class DaggerEngine implements Engine {
         secrets,
         ...(spec.target ? { target: spec.target } : {}),
       });
+    let ctr = built;
+    for (const [k, v] of Object.entries(spec.labels ?? {})) ctr = ctr.withLabel(k, v);
     await ctr.sync();
     const ref = `dagger-build-${this.built.size + 1}-${spec.platform}`;
     this.built.set(ref, ctr);

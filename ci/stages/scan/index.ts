@@ -69,7 +69,7 @@ async function scanPlatform(
 ): Promise<PlatformScan> {
   if (!p.tarball)
     throw new Error(
-      `no tarball for ${p.platform} (built with --push?); run build without --push to scan`,
+      `no tarball for ${p.platform} in reports/build.json; run the build stage again`,
     );
   const abs = join(ctx.root, p.tarball);
   if (!existsSync(abs)) throw new Error(`${p.tarball} is missing; run the build stage again`);

@@ -135,6 +135,8 @@ test("build: dockerBuild per platform with label args and the CA secret; both va
       withCa.length > 0 && withCa.every((q) => q.includes("setSecret")),
       "the CA appears only in setSecret",
     );
+    // A repo with no remote URL and no GITHUB_REPOSITORY: no source label rather than a made-up one.
+    assert.is(holding(queries, "org.opencontainers.image.source").length, 0);
     // The context is uploaded with .dockerignore applied on the way, the Dockerfile kept as docker does.
     const ignore = readFileSync(join(root, ".dockerignore"), "utf8")
       .split("\n")
@@ -189,10 +191,21 @@ test("build --push: publish with both variants, credentials via withRegistryAuth
       {
         CODEX_REGISTRY: "127.0.0.1:5000",
         CODEX_REGISTRY_USERNAME: "bot",
+        GITHUB_SERVER_URL: "https://github.example",
+        GITHUB_REPOSITORY: "acme/cf",
         CODEX_REGISTRY_PASSWORD: PASSWORD,
       },
     );
     assert.is(result.status, "passed", result.detail);
+    // A build that knows its repository labels the image with it.
+    for (const label of ["source", "url"])
+      assert.ok(
+        holding(
+          queries,
+          `withLabel( name: "org.opencontainers.image.${label}" value: "https://github.example/acme/cf" )`,
+        ).length > 0,
+        label,
+      );
     const pubs = holding(queries, "publish(");
     assert.is(pubs.length, 3, "one publish per tag: version, sha, branch");
     for (const q of pubs) {
@@ -213,7 +226,8 @@ test("build --push: publish with both variants, credentials via withRegistryAuth
       withPassword.length > 0 && withPassword.every((q) => q.includes("setSecret")),
       "password only in setSecret",
     );
-    assert.is(holding(queries, ".tar.partial").length, 0, "no tarballs when pushing");
+    // What is pushed is what scan reads: the tarballs are written too.
+    assert.is(holding(queries, "codex-father-arm64.tar.partial").length, 1);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
