@@ -43,7 +43,6 @@ async function run(
     return await runStages(
       selectStages(named, skip, options),
       {
-        engine: refusing,
         config,
         options,
         settings: { ci: {}, registry: {}, stackSecrets: {} },
@@ -51,6 +50,7 @@ async function run(
         runId: "unit",
         signal: abort.signal,
       },
+      () => refusing,
       abort,
     );
   } finally {
