@@ -73,6 +73,8 @@ export interface ContainerSpec {
   image: string;
   /** e.g. "linux/amd64"; default the host's platform. */
   platform?: string;
+  /** User the steps run as, e.g. "root" (an image's own USER may be unprivileged); default the image's. */
+  user?: string;
   /** Working directory; default the source's `to` when a source is given. */
   workdir?: string;
   /** Plain environment (never secrets). */

@@ -83,6 +83,7 @@ class DaggerEngine implements Engine {
     let c = dag
       .container(spec.platform ? { platform: spec.platform as Platform } : undefined)
       .from(spec.image);
+    if (spec.user) c = c.withUser(spec.user);
     for (const f of spec.files ?? []) c = c.withFile(f.to, dag.host().file(f.from));
     for (const [path, vol] of Object.entries(spec.caches ?? {}))
       c = c.withMountedCache(path, dag.cacheVolume(vol));

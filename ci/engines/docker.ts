@@ -163,6 +163,7 @@ class DockerEngine implements Engine {
     const name = this.nameFor(what);
     const args = ["create", "--name", name, "--label", `${RUN_LABEL}=${this.runId}`];
     if (spec.platform) args.push("--platform", spec.platform);
+    if (spec.user) args.push("--user", spec.user);
     const workdir = spec.workdir ?? spec.source?.to;
     if (workdir) args.push("--workdir", workdir);
     for (const [k, v] of Object.entries(spec.env ?? {})) args.push("--env", `${k}=${v}`);
@@ -276,6 +277,7 @@ class DockerEngine implements Engine {
       JSON.stringify({
         v: 2,
         platform: spec.platform,
+        user: spec.user,
         workdir: spec.workdir,
         env: spec.env,
         caches: spec.caches,
