@@ -3,19 +3,31 @@
  * its vulnerability DB in a cache volume. Trivy reports every severity; the gate (ci/scan/gate.ts)
  * applies the policy from config and `.trivyignore`, so the summary can count everything while
  * only what the policy names fails. Writes the JSON per platform and one SARIF under reports/.
+ *
+ * When Trivy's image or DB cannot be had (offline), `scan.fallback: debian-security` scans the same images
+ * with the debian-security scanner (ci/scan/debian/) instead, named in the detail, the SARIF and the summary.
  */
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { archOf } from "../build/emulation.js";
-import { type BuiltPlatform, readManifest } from "../build/manifest.js";
+import { archOf, nativePlatform } from "../build/emulation.js";
+import { type BuildManifest, type BuiltPlatform, readManifest } from "../build/manifest.js";
 import type { RunSpec } from "../engine.js";
+import { plannedRuns } from "../scan/debian/runs.js";
+import { debianSecurityScan, NPM_NOT_COVERED, REPORT_DIR } from "../scan/debian/scan.js";
 import { evaluate, parseSeverities, type ScanPolicy } from "../scan/gate.js";
 import { activeIgnores, parseIgnoreFile } from "../scan/ignore.js";
 import { parseTrivyReport, SEVERITIES } from "../scan/report.js";
 import { toSarif } from "../scan/sarif.js";
 import { type PlatformScan, summaryLine, summaryMarkdown } from "../scan/summary.js";
-import type { CellResult, PlanContext, PlanFn, StageContext, StageFn } from "../stage.js";
+import type {
+  CellResult,
+  PlanContext,
+  PlanFn,
+  StageContext,
+  StageFn,
+  StageResult,
+} from "../stage.js";
 import { DOCKERFILE } from "./build.js";
 
 /** The named volume holding Trivy's vulnerability DB between runs. */
@@ -72,6 +84,16 @@ function scanSpec(
   };
 }
 
+/** Trivy's image or DB cannot be had here: what `scan.fallback` falls back on. */
+class TrivyUnavailable extends Error {
+  constructor(
+    readonly reason: string,
+    advice: string,
+  ) {
+    super(advice);
+  }
+}
+
 /** Turns engine failures into what to do about them. */
 function explain(ctx: StageContext, e: unknown): Error {
   const text = `${(e as Error).message}\n${(e as { tail?: string }).tail ?? ""}\n${(e as { stderr?: string }).stderr ?? ""}`;
@@ -82,12 +104,14 @@ function explain(ctx: StageContext, e: unknown): Error {
     ) &&
     !/trivy-db|vulnerability db/i.test(text)
   )
-    return new Error(
-      `the scanner image ${image} is not on this machine and no registry is reachable. Load or mirror it (docker load / images.trivy in ${ctx.config.file}), or turn the scan off explicitly with --skip scan or scan.enabled: false.`,
+    return new TrivyUnavailable(
+      `its image ${image} is not on this machine and no registry is reachable`,
+      `the scanner image ${image} is not on this machine and no registry is reachable. Load or mirror it (docker load / images.trivy in ${ctx.config.file}), use scan.fallback: debian-security, or turn the scan off explicitly with --skip scan or scan.enabled: false.`,
     );
   if (/vulnerability db|trivy-db|db error|failed to download/i.test(text))
-    return new Error(
-      `Trivy could not get its vulnerability DB (offline?). Seed the cache volume ${TRIVY_CACHE_VOLUME} (trivy image --download-db-only with ${CACHE} mounted) where a registry is reachable, or skip explicitly with --skip scan.`,
+    return new TrivyUnavailable(
+      "its vulnerability DB could not be downloaded",
+      `Trivy could not get its vulnerability DB (offline?). Seed the cache volume ${TRIVY_CACHE_VOLUME} (trivy image --download-db-only with ${CACHE} mounted) where a registry is reachable, use scan.fallback: debian-security, or skip explicitly with --skip scan.`,
     );
   return e as Error;
 }
@@ -164,6 +188,7 @@ async function scanCell(
     cells.push({ name: p.platform, status, durationMs: Date.now() - t0, detail: summaryLine(s) });
     return s;
   } catch (e) {
+    if (e instanceof TrivyUnavailable && ctx.config.scan.fallback !== "none") throw e;
     const detail = (e as Error).message;
     log(detail);
     cells.push({ name: p.platform, status: "failed", durationMs: Date.now() - t0, detail });
@@ -186,8 +211,25 @@ export const run: StageFn = async (ctx) => {
   const cells: CellResult[] = [];
   const scans: (PlatformScan | undefined)[] = [];
   // One at a time: Trivy locks its cache DB, so parallel scans on one volume would wait or time out.
-  for (const p of manifest.platforms) scans.push(await scanCell(ctx, p, policy, cells, ignoreFile));
+  try {
+    for (const p of manifest.platforms)
+      scans.push(await scanCell(ctx, p, policy, cells, ignoreFile));
+  } catch (e) {
+    if (!(e instanceof TrivyUnavailable)) throw e;
+    return fallback(ctx, manifest, policy, e.reason);
+  }
   const done = scans.filter((s): s is PlatformScan => s !== undefined);
+  return outcome(ctx, cells, done, done.length ? summaryMarkdown(done) : undefined);
+};
+
+/** Writes the SARIF of what was scanned, then the stage's result. */
+async function outcome(
+  ctx: StageContext,
+  cells: CellResult[],
+  done: PlatformScan[],
+  markdown: string | undefined,
+  scanner?: string,
+): Promise<StageResult> {
   if (done.length > 0) {
     await writeFile(
       join(ctx.root, `${SARIF_FILE}.partial`),
@@ -196,35 +238,85 @@ export const run: StageFn = async (ctx) => {
     await rename(join(ctx.root, `${SARIF_FILE}.partial`), join(ctx.root, SARIF_FILE));
   }
   const failed = cells.filter((c) => c.status === "failed");
-  const markdown = done.length ? summaryMarkdown(done) : undefined;
+  const named = (detail: string) => (scanner ? `${scanner}; ${detail}` : detail);
   if (failed.length > 0 || done.length === 0)
     return {
       status: "failed",
-      detail:
+      detail: named(
         failed
           .map((c) => (c.detail?.startsWith(`${c.name}:`) ? c.detail : `${c.name}: ${c.detail}`))
           .join("; ") || "nothing was scanned",
+      ),
       cells,
       ...(markdown ? { markdown } : {}),
     };
   return {
     status: "passed",
-    detail: done.map(summaryLine).join("; "),
+    detail: named(done.map(summaryLine).join("; ")),
     cells,
     ...(markdown ? { markdown } : {}),
   };
-};
+}
 
-/** The scanner containers it would run. */
-export const plan: PlanFn = (ctx) =>
-  ctx.config.scan.enabled
-    ? ctx.config.platforms.map((platform) => ({
-        name: platform,
-        image: ctx.config.images.trivy,
-        steps: [
-          trivyArgs(true)
-            .join(" ")
-            .replace(IN, `${IN} (reports/images/${ctx.config.image.name}-${archOf(platform)}.tar)`),
-        ],
-      }))
-    : [];
+/** The image a platform's fallback scan starts from: the per-arch local tag the build stage leaves (Docker engine). */
+function builtImage(ctx: StageContext, manifest: BuildManifest, platform: string): string {
+  if (ctx.engine.name !== "docker")
+    throw new Error(
+      "the debian-security scanner starts from the built images, which the Dagger engine does not pass to scan yet; run scan with --engine docker, or --skip scan",
+    );
+  return `${manifest.image}:${manifest.deployTag}-${archOf(platform)}`;
+}
+
+/** `scan.fallback: debian-security`: the same images, checked against the Debian security suite. */
+async function fallback(
+  ctx: StageContext,
+  manifest: BuildManifest,
+  policy: ScanPolicy,
+  reason: string,
+): Promise<StageResult> {
+  const scanner = `scanner: debian-security (Trivy unavailable: ${reason})`;
+  ctx.log(scanner);
+  try {
+    const targets = manifest.platforms.map((p) => ({
+      platform: p.platform,
+      image: builtImage(ctx, manifest, p.platform),
+    }));
+    const { scans, cells } = await debianSecurityScan(ctx, targets, policy);
+    ctx.log(NPM_NOT_COVERED);
+    const markdown = [
+      `Scanner: **debian-security** (Trivy unavailable: ${reason}). Reports in \`${REPORT_DIR}/\`.`,
+      "",
+      ...(scans.length ? [summaryMarkdown(scans), ""] : []),
+      NPM_NOT_COVERED,
+    ].join("\n");
+    return outcome(ctx, cells, scans, markdown, scanner);
+  } catch (e) {
+    return { status: "failed", detail: `${scanner}; ${(e as Error).message.split("\n")[0]}` };
+  }
+}
+
+/** The scanner containers it would run: Trivy, and with `scan.fallback` what runs when Trivy cannot. */
+export const plan: PlanFn = (ctx) => {
+  if (!ctx.config.scan.enabled) return [];
+  const trivy = ctx.config.platforms.map((platform) => ({
+    name: `${platform}: trivy`,
+    image: ctx.config.images.trivy,
+    steps: [
+      trivyArgs(true)
+        .join(" ")
+        .replace(IN, `${IN} (reports/images/${ctx.config.image.name}-${archOf(platform)}.tar)`),
+    ],
+  }));
+  if (ctx.config.scan.fallback === "none") return trivy;
+  const image = (p: string) => `${ctx.config.image.name}:<deploy tag>-${archOf(p)}`;
+  const native = [...ctx.config.platforms].sort(
+    (a, b) => Number(b === nativePlatform()) - Number(a === nativePlatform()),
+  );
+  return [
+    ...trivy,
+    ...plannedRuns(native.map((platform) => ({ platform, image: image(platform) }))).map((r) => ({
+      ...r,
+      name: `if Trivy's image or DB cannot be had, ${r.name}`,
+    })),
+  ];
+};
