@@ -275,7 +275,11 @@ async function fallback(
   reason: string,
 ): Promise<StageResult> {
   const scanner = `scanner: debian-security (Trivy unavailable: ${reason})`;
+  const heading = `Scanner: **debian-security** (Trivy unavailable: ${reason}). Reports in \`${REPORT_DIR}/\`.`;
   ctx.log(scanner);
+  ctx.log(
+    `policy: every pending Debian security update fails (no severities offline); ${policy.ignore.size} accepted in ${ctx.config.scan.ignoreFile}`,
+  );
   try {
     const targets = manifest.platforms.map((p) => ({
       platform: p.platform,
@@ -284,14 +288,15 @@ async function fallback(
     const { scans, cells } = await debianSecurityScan(ctx, targets, policy);
     ctx.log(NPM_NOT_COVERED);
     const markdown = [
-      `Scanner: **debian-security** (Trivy unavailable: ${reason}). Reports in \`${REPORT_DIR}/\`.`,
+      heading,
       "",
       ...(scans.length ? [summaryMarkdown(scans), ""] : []),
       NPM_NOT_COVERED,
     ].join("\n");
     return outcome(ctx, cells, scans, markdown, scanner);
   } catch (e) {
-    return { status: "failed", detail: `${scanner}; ${(e as Error).message.split("\n")[0]}` };
+    const detail = `${scanner}; ${(e as Error).message.split("\n")[0]}`;
+    return { status: "failed", detail, markdown: `${heading}\n\nFailed: ${detail}` };
   }
 }
 

@@ -37,10 +37,11 @@ export function newerInMajor(installed: string, published: string[]): string | u
   return newest && compare(newest, installed) > 0 ? newest : undefined;
 }
 
-/** Every version of `pkg` in one major that npm lists (`npm view pkg@major version --json`). */
-export function publishedInMajor(pkg: string, major: string): Promise<string[]> {
+/** Every version of `pkg` npm lists (`npm view pkg versions --json`). */
+export function publishedVersions(pkg: string): Promise<string[]> {
+  const what = `npm view ${pkg} versions`;
   return new Promise((resolve, reject) => {
-    const child = spawn("npm", ["view", `${pkg}@${major}`, "version", "--json"], {
+    const child = spawn("npm", ["view", pkg, "versions", "--json"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -51,17 +52,15 @@ export function publishedInMajor(pkg: string, major: string): Promise<string[]> 
     child.stderr.on("data", (d: Buffer) => {
       err += d;
     });
-    child.on("error", (e) => reject(new Error(`npm view ${pkg}@${major}: ${e.message}`)));
+    child.on("error", (e) => reject(new Error(`${what}: ${e.message}`)));
     child.on("close", (code) => {
       if (code !== 0)
-        return reject(
-          new Error(`npm view ${pkg}@${major}: ${err.trim().split("\n")[0] || `exit ${code}`}`),
-        );
+        return reject(new Error(`${what}: ${err.trim().split("\n")[0] || `exit ${code}`}`));
       try {
         const parsed: unknown = out.trim() ? JSON.parse(out) : [];
         resolve(Array.isArray(parsed) ? parsed.map(String) : [String(parsed)]);
       } catch (e) {
-        reject(new Error(`npm view ${pkg}@${major}: not JSON (${(e as Error).message})`));
+        reject(new Error(`${what}: not JSON (${(e as Error).message})`));
       }
     });
   });

@@ -133,7 +133,7 @@ export function checkRun(image: string, platform: string, files: AptFiles): RunS
     files: aptFiles(files),
     caches: { [CACHE_DIR]: CACHE_VOLUME },
     steps: [
-      ...inspectSteps,
+      { name: "os-release", args: ["cat", "/etc/os-release"] },
       { name: "package files", args: ["apt-cache", "policy"], env },
       { name: "apt-get -s upgrade", args: ["apt-get", "-s", "upgrade"], env },
       {

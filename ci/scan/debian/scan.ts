@@ -23,7 +23,7 @@ import {
 } from "./apt.js";
 import { cveIds, parseChangelog } from "./changelog.js";
 import { type PendingUpdate, pendingUpdates, toReport } from "./findings.js";
-import { newerInMajor, nodePackage, parseNodeVersion, publishedInMajor } from "./node.js";
+import { newerInMajor, nodePackage, parseNodeVersion, publishedVersions } from "./node.js";
 import {
   type AptFiles,
   aptConf,
@@ -35,7 +35,7 @@ import {
   QUIET_STEPS,
   updateRun,
 } from "./runs.js";
-import { debianCodename, missingSuites, type ScanSources, scanSources } from "./sources.js";
+import { debianCodename, type ScanSources, scanSources } from "./sources.js";
 
 export const DEBIAN_SECURITY: Scanner = {
   name: "debian-security",
@@ -66,8 +66,6 @@ export interface DebianScan {
 interface Checked {
   target: ScanTarget;
   codename: string;
-  /** Suites of the check the image's own sources lack. */
-  missing: string[];
   pending: PendingUpdate[];
   /** Upgrades from the updates suite only (not security): counted in a note. */
   otherUpgrades: number;
@@ -117,6 +115,12 @@ async function run(ctx: StageContext, spec: RunSpec, cell: string): Promise<Step
       throw new Error(
         `the built image ${spec.image} (${spec.platform}) is not in the engine's image store; run the build stage again`,
       );
+    // apt says what went wrong (an unreachable mirror, a bad signature) on its E: lines.
+    const apt = ((e as { tail?: string }).tail ?? "")
+      .split("\n")
+      .filter((l) => l.startsWith("E: ") && !l.startsWith("E: Some index files failed"))
+      .slice(0, 2);
+    if (apt.length) throw new Error(`${(e as Error).message}: ${apt.join(" ")}`);
     throw e;
   }
 }
@@ -167,10 +171,6 @@ async function check(
   return {
     target,
     codename,
-    missing: missingSuites(
-      parseIndexTargets(out(steps, "apt sources"), `${where}: apt sources`),
-      codename,
-    ),
     pending: security,
     otherUpgrades: other.length,
     ...(node ? { node } : {}),
@@ -225,11 +225,11 @@ const changelogKey = (p: { pkg: string; installed: string; fixed: string }) =>
 async function nodeWarning(
   platform: string,
   installed: string,
-  published: (pkg: string, major: string) => Promise<string[]>,
+  published: Promise<string[]> | undefined,
 ): Promise<string | undefined> {
   const pkg = nodePackage(platform);
   try {
-    const newer = newerInMajor(installed, await published(pkg, installed.split(".")[0] as string));
+    const newer = newerInMajor(installed, (await published) ?? []);
     return newer
       ? `Node ${installed} in the image; ${pkg} ${newer} is the newest of its major on npm (rebuild on the newer base image)`
       : undefined;
@@ -251,6 +251,14 @@ export async function debianSecurityScan(
   if (!native) throw new Error("no image to scan");
   const dir = join(ctx.root, REPORT_DIR);
   await mkdir(dir, { recursive: true });
+  // Node's releases on npm, asked now so the answer is in by the time the checks say which Node each image has.
+  const npm = new Map(
+    [...new Set(targets.map((t) => nodePackage(t.platform)))].map((pkg) => {
+      const versions = publishedVersions(pkg);
+      versions.catch(() => {}); // read (and reported) by nodeWarning; unread when no image has Node
+      return [pkg, versions] as const;
+    }),
+  );
 
   // 1. The native image's OS and apt sources give the check's sources.
   const seen = await run(ctx, inspectRun(native.image, native.platform), "debian-security");
@@ -304,14 +312,12 @@ export async function debianSecurityScan(
   const items = new Map<string, ChangelogItem>();
   for (const c of done)
     for (const p of c.pending) if (!items.has(changelogKey(p))) items.set(changelogKey(p), p);
-  const npm = new Map<string, Promise<string[]>>();
-  const published = (pkg: string, major: string) => {
-    const key = `${pkg}@${major}`;
-    if (!npm.has(key)) npm.set(key, publishedInMajor(pkg, major));
-    return npm.get(key) as Promise<string[]>;
-  };
   const warnings = Promise.all(
-    done.map((c) => (c.node ? nodeWarning(c.target.platform, c.node, published) : undefined)),
+    done.map((c) =>
+      c.node
+        ? nodeWarning(c.target.platform, c.node, npm.get(nodePackage(c.target.platform)))
+        : undefined,
+    ),
   );
   let changelogs: Changelogs;
   try {
@@ -337,9 +343,10 @@ export async function debianSecurityScan(
     });
     await writeAtomic(join(dir, `${arch}.json`), `${JSON.stringify(report, null, 2)}\n`);
     const notes = [
-      ...(c.missing.length
+      // The platforms' images come from one Dockerfile: the native one's sources stand for all.
+      ...(sources.added.length
         ? [
-            `the image's apt sources lack ${c.missing.join(" and ")}: added for the check; apt-get upgrade in the image would not see these fixes`,
+            `the image's apt sources lack ${sources.added.join(" and ")}: added for the check; apt-get upgrade in the image would not see these fixes`,
           ]
         : []),
       ...c.pending

@@ -54,29 +54,15 @@ test.before(async () => {
 });
 test.after(cleanup);
 
-/** The pinned image under the per-arch tag the build stage leaves, and the build record scan reads. */
-function pinnedImage(): void {
-  const dir = join(root, "image");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, "Dockerfile"),
-    `FROM ${config.images.node.replace("{version}", config.image.nodeVersion)}
-RUN apt-get update -qq && apt-get upgrade -y -qq \\
- && apt-get install -y -qq --allow-downgrades libexpat1=${OLD} \\
- && rm -rf /var/lib/apt/lists/*
-USER node
-`,
-  );
-  onCleanup(() => removeImages(NAME));
-  const r = dockerTry("build", "-q", "-t", `${NAME}:t-${archOf(PLATFORM)}`, dir);
-  if (r.status !== 0) throw new Error(`building the pinned image: ${r.out}`);
-  mkdirSync(join(root, "reports/images"), { recursive: true });
+/** A build record for `image` (tagged `<image>:t-<arch>`) in `dir`, as the build stage leaves it. */
+function buildRecord(dir: string, image: string): void {
+  mkdirSync(join(dir, "reports/images"), { recursive: true });
   // Trivy would read the tarball; its image is missing, so it never starts and the fallback scans the tag.
-  writeFileSync(join(root, "reports/images/unused-by-the-fallback.tar"), "");
+  writeFileSync(join(dir, "reports/images/unused-by-the-fallback.tar"), "");
   writeFileSync(
-    join(root, "reports/build.json"),
+    join(dir, "reports/build.json"),
     JSON.stringify({
-      image: NAME,
+      image,
       tags: ["t"],
       deployTag: "t",
       platforms: [{ platform: PLATFORM, tarball: "reports/images/unused-by-the-fallback.tar" }],
@@ -86,6 +72,34 @@ USER node
       created: "1970-01-01T00:00:00Z",
     }),
   );
+}
+
+/** Builds `dockerfile` as `<name>:t-<arch>`, removed after the suite. */
+function image(name: string, dockerfile: string): void {
+  const dir = mkdtempSync(join(tmpdir(), `codex-e2e-debsec-ctx-${id}-`));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, "Dockerfile"), dockerfile);
+  onCleanup(() => removeImages(name));
+  const r = dockerTry("build", "-q", "-t", `${name}:t-${archOf(PLATFORM)}`, dir);
+  if (r.status !== 0) throw new Error(`building ${name}: ${r.out}`);
+}
+
+/**
+ * The pinned image: upgraded, then libexpat1 taken back to bookworm's version; its apt sources then keep only
+ * the main suite, as images that trim them do, so the scan has to add the security and updates suites.
+ */
+function pinnedImage(): void {
+  image(
+    NAME,
+    `FROM ${config.images.node.replace("{version}", config.image.nodeVersion)}
+RUN apt-get update -qq && apt-get upgrade -y -qq \\
+ && apt-get install -y -qq --allow-downgrades libexpat1=${OLD} \\
+ && rm -rf /var/lib/apt/lists/* \\
+ && echo 'deb http://deb.debian.org/debian bookworm main' > /etc/apt/sources.list
+USER node
+`,
+  );
+  buildRecord(root, NAME);
 }
 
 dockerTest(
@@ -110,6 +124,10 @@ dockerTest(
     assert.match(result.markdown ?? "", "Scanner: **debian-security** (Trivy unavailable: ");
     assert.match(result.markdown ?? "", `- ${PLATFORM}: libexpat1 ${OLD} → ${FIXED}: CVE-`);
     assert.match(result.markdown ?? "", "npm packages in the image (node_modules) are not scanned");
+    assert.match(
+      result.markdown ?? "",
+      `- ${PLATFORM}: the image's apt sources lack bookworm-security and bookworm-updates: added for the check`,
+    );
     const sarif = JSON.parse(readFileSync(join(root, "reports/trivy.sarif"), "utf8"));
     const [run] = sarif.runs;
     assert.is(run.tool.driver.name, "debian-security");
@@ -143,6 +161,35 @@ dockerTest(
     assert.match(ctx.lines.join("\n"), `libexpat1 ${FIXED}: cached`);
     const sarif = JSON.parse(readFileSync(join(root, "reports/trivy.sarif"), "utf8"));
     assert.is(sarif.runs[0].results.length, 0);
+  },
+);
+
+dockerTest(
+  test,
+  "a Debian mirror that cannot be reached fails the scan with apt's error",
+  async () => {
+    const name = `${NAME}-no-mirror`;
+    // Port 9 on the container's own loopback: refused at once, no traffic leaves the container.
+    image(
+      name,
+      `FROM ${NAME}:t-${archOf(PLATFORM)}\nUSER root\nRUN echo 'deb http://127.0.0.1:9/debian bookworm main' > /etc/apt/sources.list\n`,
+    );
+    const dir = mkdtempSync(join(tmpdir(), `codex-e2e-debsec-nomirror-${id}-`));
+    onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+    buildRecord(dir, name);
+    const ctx = context(e, config, dir);
+    const result = await scan.run(ctx);
+    assert.is(result.status, "failed", ctx.lines.join("\n"));
+    assert.match(
+      result.detail ?? "",
+      "scanner: debian-security (Trivy unavailable: ",
+      result.detail,
+    );
+    assert.match(result.detail ?? "", 'step "apt-get update" failed', result.detail);
+    assert.match(
+      result.detail ?? "",
+      /E: Failed to fetch http:\/\/127\.0\.0\.1:9\/debian(-security)?\/dists\/bookworm-(security|updates)\/InRelease +Unable to connect to 127\.0\.0\.1:9/,
+    );
   },
 );
 
