@@ -185,12 +185,13 @@ export function changelogRun(
 }
 
 /** How a step reads in `--plan`. */
-const shown = (s: Step) =>
-  `${Object.entries(s.env ?? {})
-    .map(([k, v]) => `${k}=${v} `)
-    .join(
-      "",
-    )}${s.args.map((a) => (/[\s$'"]/.test(a) ? `'${a.replace(/\t/g, "\\t")}'` : a)).join(" ")}`;
+const shown = (s: Step) => {
+  // Shell-quoted, so a line can be pasted: single quotes, or JSON's double quotes around one that has them.
+  const quote = (a: string) =>
+    !/[\s$'"\\]/.test(a) ? a : a.includes("'") ? JSON.stringify(a) : `'${a}'`;
+  const env = Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${v} `);
+  return `${env.join("")}${s.args.map(quote).join(" ")}`;
+};
 
 /** The containers a scan of `targets` runs, for `--plan` (the first is the native platform's). */
 export function plannedRuns(
