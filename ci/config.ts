@@ -16,6 +16,10 @@ export type TestKind = (typeof TEST_KINDS)[number];
 export const SEVERITIES = ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
+/** What `scan` runs when Trivy's image or DB cannot be had. */
+export const SCAN_FALLBACKS = ["debian-security", "none"] as const;
+export type ScanFallback = (typeof SCAN_FALLBACKS)[number];
+
 /** Tag kinds of the app image. */
 export const TAG_KINDS = ["version", "sha", "branch"] as const;
 export type TagKind = (typeof TAG_KINDS)[number];
@@ -62,7 +66,14 @@ export interface PipelineConfig {
     /** Registries reached over plain HTTP without TLS checks (loopback ones always are). */
     insecureRegistries: string[];
   };
-  scan: { enabled: boolean; severity: Severity[]; ignoreUnfixed: boolean; ignoreFile: string };
+  scan: {
+    enabled: boolean;
+    severity: Severity[];
+    ignoreUnfixed: boolean;
+    ignoreFile: string;
+    /** The scanner used when Trivy's image or DB cannot be had; `none` fails the stage instead. */
+    fallback: ScanFallback;
+  };
   deploy: { composeFile: string; healthUrl: string; timeoutSeconds: number };
   cache: { npm: string };
 }
@@ -232,6 +243,7 @@ const schema = obj<Omit<PipelineConfig, "file">>({
     severity: list(oneOf(SEVERITIES)),
     ignoreUnfixed: bool,
     ignoreFile: str(),
+    fallback: oneOf(SCAN_FALLBACKS),
   }),
   deploy: obj({
     composeFile: str(),

@@ -60,10 +60,12 @@ export interface StepResult {
 
 /** The container every run and service starts from. Nothing in it is a path or port of the caller's host. */
 export interface ContainerSpec {
-  /** Image reference, e.g. "node:22-bookworm-slim". */
+  /** Image reference, e.g. "node:22-bookworm-slim", or the `ref` of an image this engine built. */
   image: string;
   /** e.g. "linux/amd64"; default the host's platform. */
   platform?: string;
+  /** User the steps run as, e.g. "root" (an image's own USER may be unprivileged); default the image's. */
+  user?: string;
   /** Working directory; default the source's `to` when a source is given. */
   workdir?: string;
   /** Plain environment (never secrets). */

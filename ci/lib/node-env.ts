@@ -72,6 +72,3 @@ export const npmRun = (script: string, allowFailure = false): Step => ({
   args: ["npm", "run", "--silent", script],
   ...(allowFailure ? { allowFailure } : {}),
 });
-
-/** A step's argv for display in --plan. */
-export const shown = (s: Step): string => s.args.join(" ");

@@ -89,9 +89,12 @@ class DaggerEngine implements Engine {
 
   /** A spec's container without its source: image, files, caches, env, secrets, services, workdir. */
   private async container(client: Client, spec: ContainerSpec): Promise<Container> {
-    let c = client
-      .container(spec.platform ? { platform: spec.platform as Platform } : undefined)
-      .from(spec.image);
+    let c =
+      this.built.get(spec.image) ??
+      client
+        .container(spec.platform ? { platform: spec.platform as Platform } : undefined)
+        .from(spec.image);
+    if (spec.user) c = c.withUser(spec.user);
     for (const f of spec.files ?? []) c = c.withFile(f.to, client.host().file(resolve(f.from)));
     for (const [path, vol] of Object.entries(spec.caches ?? {}))
       c = c.withMountedCache(path, client.cacheVolume(vol));

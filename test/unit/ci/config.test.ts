@@ -32,6 +32,23 @@ test("the shipped config loads with the documented defaults", async () => {
   for (const k of ["trivy", "dockerCli", "grafana"] as const) assert.ok(c.images[k]);
 });
 
+test("scan.fallback: debian-security by default, none allowed, anything else an error at its line", () => {
+  assert.is(parseConfig(text, "ok.yaml").scan.fallback, "debian-security");
+  assert.is(
+    parseConfig(text.replace("fallback: debian-security", "fallback: none"), "ok.yaml").scan
+      .fallback,
+    "none",
+  );
+  const e = errorOf(text.replace("fallback: debian-security", "fallback: grype"));
+  assert.is(e.key, "scan.fallback");
+  assert.is(e.line, text.split("\n").findIndex((l) => l.includes("fallback: debian-security")) + 1);
+  assert.match(e.message, 'expected one of debian-security, none, got "grype"');
+  assert.match(
+    errorOf(text.replace(/\n {2}fallback: debian-security/, "")).message,
+    'scan.fallback: missing required key "fallback"',
+  );
+});
+
 test("default matrix runs e2e on one Node version only", async () => {
   const cells = matrixCells(await loadConfig());
   assert.equal(

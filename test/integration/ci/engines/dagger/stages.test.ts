@@ -23,6 +23,7 @@ import { readSettings } from "../../../../../ci/settings.js";
 import type { StageContext, StageOptions, StageResult } from "../../../../../ci/stage.js";
 import { build } from "../../../../../ci/stages/build/index.js";
 import { deploy } from "../../../../../ci/stages/deploy/index.js";
+import { changelogRun, checkRun } from "../../../../../ci/stages/scan/debian/runs.js";
 import { scan } from "../../../../../ci/stages/scan/index.js";
 import { type Answer, startRecorder } from "../../../../helpers/dagger-recorder.js";
 
@@ -387,6 +388,73 @@ test("deploy --down keeps named volumes unless --volumes", async () => {
     assert.ok(downs(wipe).some((op) => op.includes('"down", "--remove-orphans", "--volumes"')));
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("debian-security containers on Dagger: the given image on its platform, as root, apt files, cache volume, outputs", async () => {
+  const rec = await startRecorder();
+  const saved = { ...process.env };
+  Object.assign(process.env, rec.env);
+  const dir = mkdtempSync(join(tmpdir(), "dagger-debsec-"));
+  const engine = await openDagger({
+    cache: true,
+    runId: "contract",
+    settings: (await readSettings(process.env)).engine,
+  });
+  try {
+    const files = {
+      sources: join(dir, "sources.list"),
+      fetchConf: join(dir, "apt-fetch.conf"),
+      checkConf: join(dir, "apt-check.conf"),
+    };
+    for (const f of Object.values(files)) writeFileSync(f, "");
+    // The image is a parameter: any reference (or, later, a handle) the engine can start from.
+    await engine.run(checkRun("registry.example/app@sha256:abc", "linux/arm64", files));
+    const item = {
+      pkg: "libexpat1",
+      arch: "arm64",
+      installed: "2.5.0-1+deb12u2",
+      fixed: "2.5.0-1+deb12u5",
+    };
+    await engine.run(changelogRun("app:t-amd64", "linux/amd64", files, [item], join(dir, "out")));
+    const chains = rec.chains();
+    const longest = (from: string) =>
+      chains
+        .filter((c) => c[1] === `from(address: "${from}")`)
+        .reduce((a, b) => (b.length > a.length ? b : a), [] as string[]);
+    const check = longest("registry.example/app@sha256:abc");
+    assert.equal(check.slice(0, 3), [
+      'container(platform: "linux/arm64")',
+      'from(address: "registry.example/app@sha256:abc")',
+      'withUser(name: "root")',
+    ]);
+    for (const op of [
+      'withFile(path: "/scan/sources.list", source: "<id:file>")',
+      'withMountedCache(path: "/var/cache/codex-scan", cache: "<id:cacheVolume>")',
+      'withEnvVariable(name: "APT_CONFIG", value: "/scan/apt-check.conf")',
+      'withExec(args: ["apt-get", "-s", "upgrade"], expect: ANY)',
+      'withExec(args: ["node", "--version"], expect: ANY)',
+    ])
+      assert.ok(check.includes(op), `missing ${op}`);
+    assert.ok(
+      rec.normalised().some((q) => q.includes('cacheVolume(key: "codex-ci-debian-security")')),
+    );
+    const changelogs = longest("app:t-amd64");
+    assert.ok(
+      changelogs.includes(
+        'withExec(args: ["sh", "/scan/changelogs.sh", "/var/cache/codex-scan", "/tmp/codex-scan-changelogs", "libexpat1:arm64=2.5.0-1+deb12u2=2.5.0-1+deb12u5"], expect: ANY)',
+      ),
+      changelogs.join("\n"),
+    );
+    assert.ok(
+      rec.normalised().some((q) => q.includes(`export(path: "${join(dir, "out")}"`)),
+      "the excerpts are exported to the host",
+    );
+  } finally {
+    await engine.close();
+    process.env = saved;
+    await rec.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
