@@ -1,10 +1,14 @@
-/** Health checks shared by the healthcheck command and the exporter's /ready (node builtins only: no zx, for speed). */
-import { execFile } from "node:child_process";
-import { accessSync, constants, statSync } from "node:fs";
-import { mkdir, rmdir, stat, statfs } from "node:fs/promises";
+/**
+ * Health checks shared by the healthcheck command and the exporter's /ready (node builtins only: no zx, for speed).
+ * Startup cost counts here (the healthcheck runs every 30 s): fs callbacks instead of node:fs/promises, and
+ * process.hrtime instead of `performance`, each of which loads a dozen more builtin modules; node:child_process
+ * only when git must really be asked.
+ */
+import { mkdir, rmdir, type Stats, type StatsFs, stat, statfs } from "node:fs";
 import { connect } from "node:net";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { type RuntimeEnv, requiredDirs } from "./env.js";
+import { gitVersion, isExecutableFile, userFromFiles } from "./gitinfo.js";
 import { procStat, readState, type ServiceRecord } from "./state.js";
 
 /** Outcome of one check. */
@@ -25,6 +29,18 @@ export interface HealthReport {
 export type Check = (env: RuntimeEnv) => Promise<Pick<CheckResult, "status" | "message">>;
 
 const GiB = 1024 ** 3;
+
+/** A callback-style fs call as a promise. */
+function call<T>(
+  f: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void,
+): Promise<T> {
+  return new Promise((resolve, reject) => f((err, value) => (err ? reject(err) : resolve(value))));
+}
+
+/** Milliseconds on a monotonic clock. */
+function now(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
 
 /** Every required dir exists and takes a real write, and each filesystem has at least CODEX_MIN_FREE_BYTES free. */
 export const checkFilesystem: Check = async (env) => {
@@ -61,7 +77,7 @@ export async function dirProblem(dir: string): Promise<string | undefined> {
 async function dirState(dir: string): Promise<{ dev?: number; problem?: string }> {
   let dev: number;
   try {
-    const st = await stat(dir);
+    const st = await call<Stats>((cb) => stat(dir, cb));
     if (!st.isDirectory()) return { problem: `${dir}: not a directory` };
     dev = st.dev;
   } catch (e) {
@@ -74,8 +90,8 @@ async function dirState(dir: string): Promise<{ dev?: number; problem?: string }
   }
   const probe = join(dir, `.healthcheck-${process.pid}-${Date.now()}`);
   try {
-    await mkdir(probe);
-    await rmdir(probe);
+    await call<void>((cb) => mkdir(probe, (e) => cb(e, undefined)));
+    await call<void>((cb) => rmdir(probe, (e) => cb(e, undefined)));
     return { dev };
   } catch (e) {
     return { dev, problem: `${dir}: not writable (${errText(e)})` };
@@ -85,7 +101,7 @@ async function dirState(dir: string): Promise<{ dev?: number; problem?: string }
 /** Bytes available to unprivileged users on the filesystem of a path (0 when it cannot be read). */
 async function freeBytes(dir: string): Promise<number> {
   try {
-    const fs = await statfs(dir);
+    const fs = await call<StatsFs>((cb) => statfs(dir, cb));
     return fs.bavail * fs.bsize;
   } catch {
     return 0;
@@ -104,24 +120,18 @@ export const checkTools: Check = async () => {
 
 /** True when an executable of that name is on PATH (a lookup, not a spawn, to stay fast). */
 export function onPath(tool: string, path = process.env.PATH ?? ""): boolean {
-  return path.split(delimiter).some((dir) => {
-    if (!dir) return false;
-    try {
-      accessSync(join(dir, tool), constants.X_OK);
-      return statSync(join(dir, tool)).isFile();
-    } catch {
-      return false;
-    }
-  });
+  return path.split(delimiter).some((dir) => !!dir && isExecutableFile(join(dir, tool)));
 }
 
-/** git answers with its version; no configured user is a warning. */
+/**
+ * git answers with its version; no configured user is a warning. Both answers come from files where they
+ * are git's own (see gitinfo.ts): a recorded `git --version` of the same binary, the config files; else git is run.
+ */
 export const checkGit: Check = async (env) => {
-  // The entrypoint writes GIT_USER_NAME/EMAIL into the global config: with both set, one spawn is enough.
-  const fromEnv = !!(env.gitUserName && env.gitUserEmail);
+  const cache = join(dirname(env.stateFile), "git-version.json");
   const [version, user] = await Promise.all([
-    run("git", ["--version"], env.checkTimeoutMs),
-    fromEnv
+    gitVersion(cache, env.checkTimeoutMs, run),
+    userFromFiles()
       ? { code: 0, out: "user.name\nuser.email\n" }
       : run("git", ["config", "--get-regexp", "^user\\.(name|email)$"], env.checkTimeoutMs),
   ]);
@@ -142,11 +152,12 @@ export const checkGit: Check = async (env) => {
 };
 
 /** Runs a command without a shell; resolves with its exit code (-1 when it could not start or was killed) and output. */
-function run(
+async function run(
   cmd: string,
   args: string[],
   timeoutMs: number,
 ): Promise<{ code: number; out: string }> {
+  const { execFile } = await import("node:child_process");
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs, killSignal: "SIGKILL" }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
@@ -231,7 +242,7 @@ export async function runChecks(
 ): Promise<HealthReport> {
   const results = await Promise.all(
     Object.entries(checks).map(async ([name, check]): Promise<CheckResult> => {
-      const t0 = performance.now();
+      const t0 = now();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<Pick<CheckResult, "status" | "message">>((resolve) => {
         timer = setTimeout(
@@ -244,7 +255,7 @@ export async function runChecks(
         timeout,
       ]);
       clearTimeout(timer);
-      return { name, ...outcome, ms: Math.round(performance.now() - t0) };
+      return { name, ...outcome, ms: Math.round(now() - t0) };
     }),
   );
   return { healthy: results.every((r) => r.status !== "fail"), checks: results };
