@@ -449,7 +449,8 @@ test("a timeout below 1 ms or a bad CODEX_METRICS_HOST: exit 78 at validation, n
     ["CODEX_METRICS_HOST", "not a host"],
     ["CODEX_METRICS_HOST", "   "],
   ] as const) {
-    const r = await runScript("entrypoint", ["start"], { ...b.env, [name]: value });
+    // Shell mode: validation comes first in every mode, and a build that lets the value through ends at once.
+    const r = await runScript("entrypoint", ["shell", "-c", "exit 0"], { ...b.env, [name]: value });
     assert.is(r.code, 78, `${name}=${value}: ${r.out}`);
     const vars = r.out
       .trim()
