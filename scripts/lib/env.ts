@@ -1,5 +1,4 @@
 /** Runtime environment: reads, validates and defaults the variables of docs/runtime.md (no zx: the healthcheck imports it). */
-import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -152,7 +151,10 @@ export function parseEnv(source: NodeJS.ProcessEnv): EnvResult {
  * `_` in dot-separated labels. Blank is not one: Node would bind every interface. Syntax only, no DNS lookup.
  */
 export function isBindHost(host: string): boolean {
-  if (isIP(host)) return true;
+  // node:net (isIP) only for what may be IPv6: the healthcheck does not load net otherwise.
+  if (host.includes(":")) return process.getBuiltinModule("node:net").isIP(host) === 6;
+  if (/^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(host))
+    return true;
   if (host.length > 253 || /^[\d.]+$/.test(host)) return false;
   return /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/.test(
     host,
