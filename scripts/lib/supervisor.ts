@@ -210,9 +210,37 @@ function stillRuns(pid: number, command: string): boolean {
 /** After SIGKILL, how long to wait for a group to vanish (its zombies may wait for a reaper). */
 const KILL_GRACE_MS = 1000;
 
-/** Resolves once no live process is left in the group (or `giveUp` says so), polling every 20 ms. */
+/**
+ * Resolves once no live process is left in the group (or `giveUp` says so). Polls after 2, 5 and 10 ms, then every
+ * 20 ms: a `sh -c` wrapper dies of the stop signal at once while its server is still closing, usually within a few
+ * ms. While a member seen before still lives, a poll reads only its /proc entry; the whole of /proc (several ms
+ * of CPU on a busy host) is scanned only to find the group's other members or confirm that none is left.
+ */
 async function waitGroupGone(pgid: number, giveUp: () => boolean): Promise<void> {
-  while (groupAlive(pgid) && !giveUp()) await new Promise((r) => setTimeout(r, 20));
+  let known: number[] = [];
+  for (let i = 0; !giveUp(); i++) {
+    if (!known.some((pid) => liveMember(pid, pgid))) {
+      try {
+        process.kill(-pgid, 0);
+      } catch {
+        return;
+      }
+      const members = groupMembers(pgid);
+      // No /proc: the kill() above is all there is to go by.
+      if (members?.length === 0) return;
+      known = members ?? [];
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS[i] ?? 20));
+  }
+}
+
+/** The first waits of waitGroupGone, in ms. */
+const POLL_MS = [2, 5, 10];
+
+/** True while the process lives (not a zombie) and is still in the group. */
+function liveMember(pid: number, pgid: number): boolean {
+  const st = procStat(pid);
+  return st !== undefined && st.pgrp === pgid && st.state !== "Z";
 }
 
 /** True while the group has a member that is not a zombie (zombies wait for a reaper we do not control). */
