@@ -79,12 +79,12 @@ export function parseEnv(source: NodeJS.ProcessEnv): EnvResult {
     }
     return n;
   };
-  /** A positive number of seconds, returned in milliseconds. */
+  /** A number of seconds, at least 1 ms (less would round to 0 ms: no timeout at all), returned in milliseconds. */
   const seconds = (name: keyof typeof DEFAULTS, max: number): number => {
     const raw = get(name);
     const n = Number(raw);
-    if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || n <= 0 || n > max) {
-      errors.push(`${name}: must be a number of seconds above 0 and at most ${max}, got "${raw}"`);
+    if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || n < 0.001 || n > max) {
+      errors.push(`${name}: must be a number of seconds from 0.001 to ${max}, got "${raw}"`);
     }
     return Math.round(n * 1000);
   };
@@ -98,7 +98,12 @@ export function parseEnv(source: NodeJS.ProcessEnv): EnvResult {
   const maxConcurrent = int("CODEX_MAX_CONCURRENT", 1, 10_000);
   const mcpPort = int("MCP_SERVER_PORT", 1, 65_535);
   const metricsPort = int("CODEX_METRICS_PORT", 1, 65_535);
-  const metricsHost = get("CODEX_METRICS_HOST").trim();
+  const rawHost = get("CODEX_METRICS_HOST");
+  const metricsHost = rawHost.trim();
+  if (!isBindHost(metricsHost))
+    errors.push(
+      `CODEX_METRICS_HOST: must be an IP address or a host name (such as 0.0.0.0, ::1 or localhost), got ${JSON.stringify(rawHost)}`,
+    );
   const stopTimeoutMs = seconds("CODEX_STOP_TIMEOUT", 3600);
   const minFreeBytes = int("CODEX_MIN_FREE_BYTES", 0, Number.MAX_SAFE_INTEGER);
   const checkTimeoutMs = seconds("HEALTH_CHECK_TIMEOUT", 300);
@@ -139,6 +144,21 @@ export function parseEnv(source: NodeJS.ProcessEnv): EnvResult {
       gitUserEmail: source.GIT_USER_EMAIL || undefined,
     },
   };
+}
+
+/**
+ * An address to bind to: an IPv4/IPv6 literal (no brackets, no port) or a host name of letters, digits, `-` and
+ * `_` in dot-separated labels. Blank is not one: Node would bind every interface. Syntax only, no DNS lookup.
+ */
+export function isBindHost(host: string): boolean {
+  // node:net (isIP) only for what may be IPv6: the healthcheck does not load net otherwise.
+  if (host.includes(":")) return process.getBuiltinModule("node:net").isIP(host) === 6;
+  if (/^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(host))
+    return true;
+  if (host.length > 253 || /^[\d.]+$/.test(host)) return false;
+  return /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/.test(
+    host,
+  );
 }
 
 /** The directories the entrypoint creates and the healthcheck requires, in that order. */
