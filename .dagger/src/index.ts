@@ -190,11 +190,14 @@ export class CodexFather {
     ]);
   }
 
-  /** Publish: build and push every tag as one multi-platform image (`ci/main.ts build --push`); the pushed refs. */
+  /**
+   * Publish: build and push every tag as one multi-platform image (`ci/main.ts build --push --registry …`);
+   * the pushed refs.
+   */
   @func({ cache: "never" })
   async publish(
-    /** Where to push: host[:port][/namespace], e.g. "ghcr.io/acme". */
-    registry: string,
+    /** Where to push: host[:port]/namespace, e.g. "ghcr.io/acme" (default: ci/pipeline.yaml `build.registry`). */
+    registry = "",
     /** Registry user; with `password`. */
     username = "",
     /** Registry password or token. */
@@ -206,12 +209,16 @@ export class CodexFather {
       git: true,
       env: {
         CODEX_CI_RUN_ID: freshRunId(),
-        CODEX_REGISTRY: registry,
         ...(username ? { CODEX_REGISTRY_USERNAME: username } : {}),
       },
     });
     if (password) c = c.withSecretVariable("CODEX_REGISTRY_PASSWORD", password);
-    c = this.pipeline(c, ["build", "--push", ...listFlag("--platform", platforms)]);
+    c = this.pipeline(c, [
+      "build",
+      "--push",
+      ...(registry ? ["--registry", registry] : []),
+      ...listFlag("--platform", platforms),
+    ]);
     const manifest = JSON.parse(await c.file(`${ROOT}/reports/build.json`).contents()) as {
       published: string[];
     };

@@ -150,7 +150,7 @@ test("build: git installed before the source, the commit's .git from the git ref
   assert.is(chain.at(-2), 'directory(path: "/src/reports")');
 });
 
-test("publish: the registry in the environment, the password only as a secret variable; the pushed refs returned", async () => {
+test("publish: --registry, the user in the environment, the password only as a secret variable; the pushed refs returned", async () => {
   const pushed = ["ghcr.io/acme/codex-father:0.1.0@sha256:abc"];
   const manifest: Answer = (field) =>
     field === "contents" ? JSON.stringify({ published: pushed }) : undefined;
@@ -164,7 +164,6 @@ test("publish: the registry in the environment, the password only as a secret va
     manifest,
   );
   const chain = chains.find((c) => c.at(-2) === 'file(path: "/src/reports/build.json")') ?? [];
-  assert.ok(chain.includes('withEnvVariable(name: "CODEX_REGISTRY", value: "ghcr.io/acme")'));
   assert.ok(chain.includes('withEnvVariable(name: "CODEX_REGISTRY_USERNAME", value: "bot")'));
   assert.ok(
     chain.includes(
@@ -174,7 +173,17 @@ test("publish: the registry in the environment, the password only as a secret va
   assert.ok(chain.some((op) => /withEnvVariable\(name: "CODEX_CI_RUN_ID", value: "mod-/.test(op)));
   assert.is(
     execs(chain).at(-1),
-    gql(["npx", "tsx", "ci/main.ts", "build", "--push", "--engine", "dagger"]),
+    gql([
+      "npx",
+      "tsx",
+      "ci/main.ts",
+      "build",
+      "--push",
+      "--registry",
+      "ghcr.io/acme",
+      "--engine",
+      "dagger",
+    ]),
   );
   assert.is(
     queries.at(-1),

@@ -84,7 +84,7 @@ test("arguments and return types", () => {
     scan: { args: ["platforms?: [STRING_KIND]"], returns: "Container" },
     publish: {
       args: [
-        "registry: STRING_KIND",
+        "registry?: STRING_KIND",
         "username?: STRING_KIND",
         "password?: Secret",
         "platforms?: [STRING_KIND]",

@@ -12,9 +12,8 @@ import { callModule } from "../../helpers/dagger-entrypoint.js";
 import { introspect, type ScannedObject } from "../../helpers/dagger-module.js";
 import type { Answer } from "../../helpers/dagger-recorder.js";
 
-/** What functions that need an argument get; the rest run on their defaults, as `dagger check` calls them. */
+/** What a function that needs an argument gets; the rest run on their defaults, as `dagger check` calls them. */
 const REQUIRED: Record<string, Record<string, unknown>> = {
-  publish: { registry: "127.0.0.1:5000" },
   deploy: { dockerHost: "tcp://docker:2375" },
 };
 
