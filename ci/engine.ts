@@ -235,6 +235,11 @@ export interface DockerClientSpec {
 export interface EngineCapabilities {
   /** `exportImage` writes several platforms into one OCI index; else one docker-archive per platform. */
   multiPlatformExport: boolean;
+  /**
+   * `loadImage` reaches a Docker daemon. Not in the Dagger module's runner (`.dagger/`): its nested session has
+   * no image store, and the module returns the image instead.
+   */
+  loadsImages: boolean;
 }
 
 /** What an engine can do. One instance per pipeline run; `close()` removes everything it made. */
@@ -266,6 +271,9 @@ export interface EngineSettings {
   dockerBin: string;
   /** `DOCKER_HOST`: the daemon is elsewhere (no binfmt_misc check here, ports on its host). */
   dockerHost?: string;
-  /** A `dagger run` session, or the CLI the SDK should start one with. */
-  dagger: { sessionPort?: string; sessionToken?: string; cliBin?: string };
+  /**
+   * A `dagger run` session, or the CLI the SDK should start one with. `moduleRunner`: this process runs inside
+   * the Dagger module's runner container (`CODEX_CI_DAGGER_MODULE=1`), under a nested session.
+   */
+  dagger: { sessionPort?: string; sessionToken?: string; cliBin?: string; moduleRunner?: boolean };
 }

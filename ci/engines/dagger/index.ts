@@ -25,6 +25,7 @@ import type {
   DockerClient,
   DockerClientSpec,
   Engine,
+  EngineCapabilities,
   EngineSettings,
   FileSpec,
   PublishOptions,
@@ -49,7 +50,7 @@ export const SET_SECRET_MAX_BYTES = 128_000;
 /** The Dagger engine for one run, inside an open connection. */
 class DaggerEngine implements Engine {
   readonly name = "dagger" as const;
-  readonly capabilities = { multiPlatformExport: true };
+  readonly capabilities: EngineCapabilities;
   private readonly built = new Map<string, Container>();
   private readonly secrets = new Map<Secret, Promise<DaggerSecret>>();
 
@@ -58,7 +59,13 @@ class DaggerEngine implements Engine {
     private readonly settings: EngineSettings,
     /** Set with --no-cache: an env value unique to the run, so Dagger re-runs every exec. */
     private readonly cacheBuster?: string,
-  ) {}
+  ) {
+    this.capabilities = {
+      multiPlatformExport: true,
+      // Under the module's nested session `exportImage` has no image store to write to.
+      loadsImages: !settings.dagger.moduleRunner,
+    };
+  }
 
   /** A Dagger secret: plaintext only ever goes through `setSecret`. */
   private secret(s: Secret, plaintext?: (text: string) => string): Promise<DaggerSecret> {

@@ -195,7 +195,11 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
     }
   }
   const native = images.find((i) => i.platform === nativePlatform());
-  if (native) {
+  if (native && !ctx.engine.capabilities.loadsImages)
+    ctx.log(
+      "no Docker daemon to load into (the Dagger module's runner): the module returns the image",
+    );
+  else if (native) {
     manifest.loaded = native.platform;
     await row(cells, "load", async () => {
       for (const tag of tags) await ctx.engine.loadImage(native, `${name}:${tag}`);

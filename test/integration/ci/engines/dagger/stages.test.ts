@@ -182,6 +182,34 @@ test("build: a CA bundle over setSecret's 128,000 bytes (the whole system bundle
   }
 });
 
+test("build in the Dagger module's runner (CODEX_CI_DAGGER_MODULE=1): tarballs written, nothing loaded, the log says why", async () => {
+  const root = tempRoot();
+  try {
+    const { result, queries, lines } = await stage(
+      (c) => build.run(c),
+      root,
+      {},
+      { CODEX_CI_DAGGER_MODULE: "1" },
+    );
+    assert.is(result.status, "passed", result.detail);
+    assert.is(holding(queries, "exportImage(").length, 0, "no export into a Docker daemon");
+    assert.is(
+      holding(queries, "codex-father-arm64.tar.partial").length,
+      1,
+      "tarballs still written",
+    );
+    assert.not.ok(
+      result.cells?.some((c) => c.name === "load"),
+      "no load row: nothing was loaded",
+    );
+    assert.ok(lines.some((l) => l.startsWith("no Docker daemon to load into")));
+    const manifest = JSON.parse(readFileSync(join(root, "reports/build.json"), "utf8"));
+    assert.is(manifest.loaded, undefined, "the manifest does not claim a load that did not happen");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test("build --push: publish with both variants, credentials via withRegistryAuth, password only in setSecret", async () => {
   const root = tempRoot();
   try {
