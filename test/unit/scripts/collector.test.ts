@@ -1,4 +1,4 @@
-import { renameSync, rmSync, writeFileSync } from "node:fs";
+import { renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -6,7 +6,13 @@ import { createCollector } from "../../../scripts/lib/collector.js";
 import { parseEnv } from "../../../scripts/lib/env.js";
 import { createLogger } from "../../../scripts/lib/log.js";
 import { cleanup, sample, tempDir } from "../../helpers/proc.js";
-import { appendMcpLines, generateStore, mcpTotals, storeEnv } from "../../helpers/store.js";
+import {
+  appendMcpLines,
+  generateStore,
+  mcpTotals,
+  storeEnv,
+  writeSession,
+} from "../../helpers/store.js";
 
 /** A collector over a generated store, with its log lines captured. */
 function setup(spec = { sessions: 30, queue: 4, gitState: 8, mcpLines: 100 }) {
@@ -113,6 +119,25 @@ test("a sessions root away for a while: finished and durations count once, one e
   const again = await s.scrape();
   assert.is(sample(again, "codex_task_duration_seconds_count"), finished);
   assert.is(sample(again, 'codex_exporter_errors_total{source="sessions"}'), 2);
+  cleanup(s.root);
+});
+
+test("reopen() (SIGHUP) refreshes at once with the sessions root listed again, whatever its mtime says", async () => {
+  const s = setup({ sessions: 3, queue: 0, gitState: 0, mcpLines: 10 });
+  const root = s.env.CODEX_SESSIONS_ROOT as string;
+  const old = new Date(Date.now() - 10_000);
+  utimesSync(root, old, old);
+  await s.scrape();
+  // A session the mtime does not tell of, and log lines.
+  writeSession(root, 99, "running");
+  utimesSync(root, old, old);
+  appendMcpLines(s.env.CODEX_MCP_LOG as string, 10, 20);
+  const before = await s.scrape();
+  assert.is(sample(before, 'codex_sessions{state="running"}'), s.totals.running);
+  await s.c.reopen();
+  const after = await s.scrape();
+  assert.is(sample(after, 'codex_sessions{state="running"}'), s.totals.running + 1);
+  assert.is(sample(after, "codex_mcp_requests_total"), mcpTotals(0, 20).requests);
   cleanup(s.root);
 });
 
