@@ -11,7 +11,14 @@ import {
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { McpLogTailer, parseMcpLine, SLICE, scanMcpBuffer } from "../../../scripts/lib/mcplog.js";
+import {
+  lastBytes,
+  McpLogTailer,
+  parseMcpLine,
+  SLICE,
+  scanMcpBuffer,
+  TAIL,
+} from "../../../scripts/lib/mcplog.js";
 import { Problems } from "../../../scripts/lib/problems.js";
 import { cleanup, tempDir } from "../../helpers/proc.js";
 
@@ -30,12 +37,45 @@ test("parseMcpLine: requests with and without a duration, errors, noise", () => 
   assert.equal(parseMcpLine("t INFO MCP Request x duration:abc"), { request: true, error: false });
   assert.equal(parseMcpLine("t ERROR MCP Error -32000"), { request: false, error: true });
   assert.equal(parseMcpLine("t INFO heartbeat duration:1"), { request: false, error: false });
+  // A word cut by the end of the line is not that word.
+  assert.equal(parseMcpLine("t MCP Requ"), { request: false, error: false });
+  assert.equal(parseMcpLine("t MCP Erro"), { request: false, error: false });
+  assert.equal(parseMcpLine("t MCP  Request"), { request: false, error: false });
+  assert.equal(parseMcpLine("t MCP Request duration:\t1.5s"), {
+    request: true,
+    error: false,
+    duration: 1.5,
+  });
+  assert.equal(parseMcpLine("t MCP Request duration:2.5.1"), {
+    request: true,
+    error: false,
+    duration: 2.5,
+  });
   // Like the design's two greps, a line with both counts for both.
   assert.equal(parseMcpLine("MCP Request failed: MCP Error x duration:1"), {
     request: true,
     error: true,
     duration: 1,
   });
+});
+
+test("lastBytes keeps the last TAIL bytes read, across short reads", () => {
+  const big = Buffer.alloc(TAIL + 10, "a");
+  big.write("XYZ", TAIL + 7);
+  const t1 = lastBytes(Buffer.alloc(0), big, TAIL + 10);
+  assert.is(t1.length, TAIL);
+  assert.is(t1.toString().slice(-3), "XYZ");
+  // `used` bounds what counts: bytes after it are not the file's yet.
+  assert.is(lastBytes(Buffer.alloc(0), big, 5).toString(), "aaaaa");
+  const t2 = lastBytes(t1, Buffer.from("12345"), 3);
+  assert.is(t2.length, TAIL);
+  assert.is(t2.toString().slice(-6), "XYZ123");
+  assert.is(lastBytes(Buffer.from("ab"), Buffer.from("cd"), 2).toString(), "abcd");
+  // A copy: the read buffer is reused.
+  const reused = Buffer.alloc(TAIL, "q");
+  const t3 = lastBytes(Buffer.alloc(0), reused, TAIL);
+  reused.fill("r");
+  assert.is(t3.toString(), "q".repeat(TAIL));
 });
 
 test("scanMcpBuffer adds up a block of lines", () => {

@@ -363,6 +363,25 @@ test("the root moved away and back (the issue's repro): gauges at 0 while it is 
   cleanup(t.root);
 });
 
+test("a bug (an error without an fs code) is thrown to the caller, not taken for a root problem", async () => {
+  const t = setup();
+  session(t.root, "cdx-a", "CONTROL: DONE\n");
+  const thrown = await t.store
+    .refresh({
+      finished: () => {
+        throw new TypeError("bug");
+      },
+      duration: () => {},
+    })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  assert.instance(thrown, TypeError);
+  assert.equal(t.reported, []);
+  cleanup(t.root);
+});
+
 test("a huge job.log is scanned from its tail only, and said so once", async () => {
   const t = setup();
   mkdirSync(join(t.root, "cdx-big"));
