@@ -90,7 +90,10 @@ test("SIGHUP to `entrypoint start`: the MCP server gets it, the exporter re-read
   await new Promise((r) => setTimeout(r, 1500));
   assert.not.ok(exited, s.out());
   assert.not.match(s.out(), /exited with/);
-  assert.is(s.out().split('"message":"SIGHUP received').length - 1, 2, s.out());
+  await waitFor(
+    () => s.out().split('"message":"SIGHUP received').length - 1 === 2,
+    `both HUPs logged by the exporter (output: ${s.out()})`,
+  );
   for (const svc of (state as ServicesState).services)
     assert.ok(pidAlive(svc.pid), `${svc.name} gone`);
   assert.not.ok(marks(marker).includes("TERM"), "the MCP server was stopped");
