@@ -91,7 +91,10 @@ async function daggerRun(args: string[]) {
     child.stderr.on("data", (c: Buffer) => {
       out += c.toString();
     });
+    // Bounded: a run that hangs is stopped (it then cleans up and exits 130) and the tests fail.
+    const timer = setTimeout(() => child.kill("SIGTERM"), 180_000);
     const code = await new Promise<number | null>((r) => child.on("close", r));
+    clearTimeout(timer);
     return { code, out, rec, spans: otlp.spans() };
   } finally {
     await rec.close();
@@ -110,16 +113,19 @@ function traceparentOf(
   return m ? { traceId: m[1] as string, spanId: m[2] as string } : undefined;
 }
 
-const run = daggerRun(["test", "build", "--only", "unit", "--node", "22,24", "-j", "4"]);
+/** One run for every test below, started by the first. */
+let started: ReturnType<typeof daggerRun> | undefined;
+const run = () =>
+  (started ??= daggerRun(["test", "build", "--only", "unit", "--node", "22,24", "-j", "4"]));
 
 /** The pipeline's own spans, by name. */
 async function ours(): Promise<Map<string, ReceivedSpan>> {
-  const { spans } = await run;
+  const { spans } = await run();
   return new Map(spans.filter((s) => s.scope === TRACER_NAME).map((s) => [s.name, s]));
 }
 
 test("the run exits 1 (the node24 cell fails) and every span ended", async () => {
-  const { code, out, spans } = await run;
+  const { code, out, spans } = await run();
   assert.is(code, 1, out);
   assert.match(out, "node24/unit");
   const mine = spans.filter((s) => s.scope === TRACER_NAME);
@@ -159,7 +165,7 @@ test("each matrix cell and each platform build has a distinct span under its sta
 });
 
 test("a cell's queries carry its span as traceparent, so the engine nests its execs under the cell", async () => {
-  const { rec } = await run;
+  const { rec } = await run();
   const spans = await ours();
   const chains = rec.chains();
   /** A cell's containers; a platform's build (its `sync`: later queries of the image are the load's). */
