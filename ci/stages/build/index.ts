@@ -8,7 +8,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { nodeImage } from "../../config.js";
 import type { BuildSpec, BuiltImage } from "../../engine.js";
-import { firstLine, timed } from "../../lib/cells.js";
+import { firstLine, timedSpan } from "../../lib/cells.js";
 import { produceAtomic } from "../../lib/files.js";
 import { caSecret } from "../../lib/node-env.js";
 import { archOf, nativePlatform } from "../../lib/platform.js";
@@ -101,7 +101,8 @@ async function buildAll(
     jobs.flatMap((j) =>
       j.kind === "build"
         ? [
-            timed(
+            timedSpan(
+              ctx.engine,
               j.name,
               (started) =>
                 ctx.engine.build({
@@ -122,11 +123,12 @@ async function buildAll(
 
 /** Runs a step of the stage as a row; its value, or undefined when it failed. */
 async function row<T>(
+  ctx: StageContext,
   cells: CellResult[],
   name: string,
   fn: () => Promise<T>,
 ): Promise<T | undefined> {
-  const { cell, value } = await timed(name, () => fn());
+  const { cell, value } = await timedSpan(ctx.engine, name, () => fn());
   cells.push(cell);
   return value;
 }
@@ -166,7 +168,7 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
   // One tarball per platform: what `scan` reads with `trivy --input` and `deploy` can `docker load`.
   for (const [i, image] of images.entries()) {
     const rel = tarballOf(ctx, image.platform);
-    const written = await row(cells, `export ${image.platform}`, async () => {
+    const written = await row(ctx, cells, `export ${image.platform}`, async () => {
       await produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage([image], tmp));
       return rel;
     });
@@ -175,7 +177,7 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
   // Where the engine writes multi-platform archives, one more to publish elsewhere later.
   if (ctx.engine.capabilities.multiPlatformExport && images.length > 1) {
     const rel = join("reports", "images", `${name}.oci.tar`);
-    const written = await row(cells, "export multi-platform", async () => {
+    const written = await row(ctx, cells, "export multi-platform", async () => {
       await produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage(images, tmp));
       return rel;
     });
@@ -185,7 +187,7 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
     const address = target.repository.split("/")[0] as string;
     for (const tag of tags) {
       const ref = `${target.repository}/${name}:${tag}`;
-      const pushed = await row(cells, `push ${tag}`, () =>
+      const pushed = await row(ctx, cells, `push ${tag}`, () =>
         ctx.engine.publishImage(images, ref, {
           ...(target.auth ? { auth: target.auth } : {}),
           insecure: insecureRegistry(address, ctx.config.build.insecureRegistries),
@@ -201,7 +203,7 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
     );
   else if (native) {
     manifest.loaded = native.platform;
-    await row(cells, "load", async () => {
+    await row(ctx, cells, "load", async () => {
       for (const tag of tags) await ctx.engine.loadImage(native, `${name}:${tag}`);
       for (const image of images)
         await ctx.engine.loadImage(

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { PipelineConfig } from "../../config.js";
 import type { RunSpec, Step } from "../../engine.js";
-import { summarize, timed } from "../../lib/cells.js";
+import { summarize, timedSpan } from "../../lib/cells.js";
 import { nodeContainer, npmCi, npmRun, SOURCE_EXCLUDE, toolSteps } from "../../lib/node-env.js";
 import type { CellResult, PlanContext, Stage, StageContext, StageResult } from "../../stage.js";
 import { monitoringChecks } from "./monitoring.js";
@@ -91,11 +91,16 @@ const notApplicable = (ctx: PlanContext): CellResult[] =>
 
 /** Runs one lint container; each check becomes a row, a failure before the checks fails the whole container. */
 async function runOne(ctx: StageContext, spec: RunSpec): Promise<CellResult[]> {
-  const { cell, value } = await timed(
+  const { cell, value } = await timedSpan(
+    ctx.engine,
     spec.name,
     (started) =>
       ctx.engine.run({ ...spec, log: ctx.cellLog(spec.name), signal: ctx.signal, started }),
     ctx.signal,
+    (r) => {
+      const failed = r.steps.filter((s) => s.exitCode !== 0).map((s) => s.name);
+      return failed.length ? `failed: ${failed.join(", ")}` : undefined;
+    },
   );
   if (!value) return [cell];
   return value.steps

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BuiltImage } from "../../engine.js";
-import { timed } from "../../lib/cells.js";
+import { timedSpan } from "../../lib/cells.js";
 import { produceAtomic, writeJsonAtomic } from "../../lib/files.js";
 import { archOf, nativePlatform } from "../../lib/platform.js";
 import type {
@@ -224,10 +224,12 @@ async function run(
   // One at a time: Trivy locks its cache DB, so parallel scans on one volume would wait or time out.
   for (const p of manifest.platforms) {
     const log = ctx.cellLog(p.platform);
-    const { cell, value, error } = await timed(
+    const { cell, value, error } = await timedSpan(
+      ctx.engine,
       p.platform,
       () => trivyPlatform(ctx, p, policy, ignoreFile),
       ctx.signal,
+      (v) => (v.verdict.passed ? undefined : summaryLine(v)),
     );
     if (error instanceof TrivyUnavailable && ctx.config.scan.fallback !== "none")
       return fallback(ctx, builtImages(manifest, inputs.build?.images), policy, error.reason);

@@ -8,7 +8,7 @@
  */
 import { type MatrixCell, matrixCells, nodeImage, type PipelineConfig } from "../../config.js";
 import type { RunSpec, ServiceSpec } from "../../engine.js";
-import { summarize, timed } from "../../lib/cells.js";
+import { summarize, timedSpan } from "../../lib/cells.js";
 import { nodeContainer, npmCi, npmRun, toolSteps } from "../../lib/node-env.js";
 import { platformRef } from "../../lib/platform.js";
 import type { PlanContext, Stage, StageContext, StageResult } from "../../stage.js";
@@ -85,7 +85,8 @@ async function run(ctx: StageContext): Promise<StageResult> {
   ctx.signal.addEventListener("abort", () => abort.abort(), { once: true });
   const cells = await Promise.all(
     runs.map(async (spec) => {
-      const { cell, value } = await timed(
+      const { cell, value } = await timedSpan(
+        ctx.engine,
         spec.name,
         (started) =>
           ctx.engine.run({
