@@ -43,8 +43,8 @@ export type Command =
       options: StageOptions;
     };
 
-/** The default `--jobs`: one per CPU. */
-export const defaultJobs = (): number => availableParallelism();
+/** The default `--jobs`: one more than the CPUs, from the sweep in docs/pipeline.md ("The default --jobs"). */
+export const defaultJobs = (): number => availableParallelism() + 1;
 
 const needsText = STAGES.map((s) => (s.needs.length ? `${s.name} needs ${s.needs.join(", ")}` : ""))
   .filter(Boolean)
@@ -65,7 +65,7 @@ Options:
   --platform linux/amd64,...   image platforms (overrides the config)
   --only unit,e2e              test kinds to run
   --fail-fast                  stop everything at the first failure
-  --jobs <n>, -j <n>           at most n containers and image builds at once (default: one per CPU, here ${defaultJobs()})
+  --jobs <n>, -j <n>           at most n containers and image builds at once (default: CPUs + 1, here ${defaultJobs()})
   --no-cache                   re-run steps whose results the engine has cached
   --json <file>                write a JSON report
   --plan                       print stages, order, dependencies and containers; run nothing

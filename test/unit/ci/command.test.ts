@@ -27,7 +27,7 @@ test("a run: stages, lists and flags", () => {
   assert.equal(o.skip, ["scan"]);
   assert.ok(o.options.failFast);
   assert.is(o.engine, "auto");
-  assert.is(o.jobs, availableParallelism(), "--jobs defaults to one per CPU");
+  assert.is(o.jobs, availableParallelism() + 1, "--jobs defaults to one more than the CPUs");
   assert.is(runOf(["--jobs", "3"]).jobs, 3);
   assert.is(runOf(["-j", "1"]).jobs, 1);
   assert.equal(runOf(["deploy", "--down", "--volumes", "--env", "staging"]).options, {
