@@ -26,7 +26,12 @@ export interface RuntimeEnv {
   environment: string;
   gitUserName: string | undefined;
   gitUserEmail: string | undefined;
+  /** Which clients of the exporter's /ready get the checks' messages (the status code and check names go to all). */
+  readyDetails: ReadyDetails;
 }
+
+export const READY_DETAILS = ["loopback", "all", "none"] as const;
+export type ReadyDetails = (typeof READY_DETAILS)[number];
 
 /** Either the configuration and the defaults it filled in, or every problem found. */
 export type EnvResult =
@@ -46,6 +51,7 @@ export const DEFAULTS = {
   CODEX_MIN_FREE_BYTES: "1073741824",
   HEALTH_CHECK_TIMEOUT: "5",
   CODEX_ENVIRONMENT: "development",
+  CODEX_READY_DETAILS: "loopback",
 } as const;
 
 /** Reads and validates the runtime variables, listing every problem at once. */
@@ -117,6 +123,12 @@ export function parseEnv(source: NodeJS.ProcessEnv): EnvResult {
   const mcpLog = source.CODEX_MCP_LOG
     ? resolve(source.CODEX_MCP_LOG)
     : join(logDir, "mcp-server.log");
+  const readyDetails = get("CODEX_READY_DETAILS");
+  if (!(READY_DETAILS as readonly string[]).includes(readyDetails)) {
+    errors.push(
+      `CODEX_READY_DETAILS: must be one of ${READY_DETAILS.join(", ")}, got "${readyDetails}"`,
+    );
+  }
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -142,6 +154,7 @@ export function parseEnv(source: NodeJS.ProcessEnv): EnvResult {
       environment: get("CODEX_ENVIRONMENT"),
       gitUserName: source.GIT_USER_NAME || undefined,
       gitUserEmail: source.GIT_USER_EMAIL || undefined,
+      readyDetails: readyDetails as ReadyDetails,
     },
   };
 }
