@@ -11,7 +11,7 @@
  *    (issue 11's experiment: a generated Dockerfile per run; CODEX_CI_DOCKER_STEP_CACHE=buildkit).
  *
  * Usage: npx tsx bench/pipeline.ts [--cells 22,24,26] [--node 22] [--jobs n] [--tree head|worktree]
- *          [--step-cache snapshot|buildkit]
+ *          [--step-cache snapshot|buildkit] [--no-matrix]
  * Every figure is followed by the 1-minute load average when it ended.
  * Runs on a copy of the committed tree (`git archive HEAD`, default) so "nothing changed" holds while people
  * edit the working tree; `--tree worktree` copies the working tree instead. Uses its own npm cache volume
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     tree: { type: "string", default: "head" },
     jobs: { type: "string" },
     "step-cache": { type: "string", default: "snapshot" },
+    "no-matrix": { type: "boolean", default: false },
   },
 });
 const stepCache = values["step-cache"] ?? "snapshot";
@@ -172,16 +173,19 @@ try {
   console.log(`warm / cold = ${(warm.s / cold.s).toFixed(2)}   (target ≤ 0.40)\n`);
 
   // Matrix runs re-run every step (--no-cache), so both sides do the same work. Sequential is the same run
-  // with one job slot; parallel gives every cell a slot unless --jobs says otherwise.
-  const matrix = ["test", "--only", "unit", "--no-cache", "--node", cells.join(",")];
-  const jobs = values.jobs ?? String(cells.length);
-  const parallel = await timed([...matrix, "--jobs", jobs]);
-  show(`parallel  ${matrix.join(" ")} --jobs ${jobs}`, parallel);
-  const sequential = await timed([...matrix, "--jobs", "1"]);
-  show(`sequential  ${matrix.join(" ")} --jobs 1`, sequential);
-  console.log(
-    `parallel / sequential = ${(parallel.s / sequential.s).toFixed(2)}   (target ≤ 0.75)`,
-  );
+  // with one job slot; parallel gives every cell a slot unless --jobs says otherwise. --no-matrix skips them
+  // (a step-cache comparison needs only cold and warm).
+  if (!values["no-matrix"]) {
+    const matrix = ["test", "--only", "unit", "--no-cache", "--node", cells.join(",")];
+    const jobs = values.jobs ?? String(cells.length);
+    const parallel = await timed([...matrix, "--jobs", jobs]);
+    show(`parallel  ${matrix.join(" ")} --jobs ${jobs}`, parallel);
+    const sequential = await timed([...matrix, "--jobs", "1"]);
+    show(`sequential  ${matrix.join(" ")} --jobs 1`, sequential);
+    console.log(
+      `parallel / sequential = ${(parallel.s / sequential.s).toFixed(2)}   (target ≤ 0.75)`,
+    );
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
   // BuildKit's records are not bounded per run name as snapshots are: leave none of the bench's behind.
