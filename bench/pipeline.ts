@@ -156,7 +156,7 @@ async function clearBuildKitSteps(): Promise<void> {
   if (ids.size)
     await $({
       quiet: true,
-    })`${DOCKER_BIN} builder prune --all --force --filter id=^(${[...ids].join("|")})$`;
+    })`${DOCKER_BIN} builder prune --all --force --filter ${`id=^(${[...ids].join("|")})$`}`;
 }
 
 try {
