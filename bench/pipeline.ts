@@ -1,17 +1,15 @@
 /**
  * bench/pipeline: the pipeline on the Docker engine, timed end to end.
  *
- * 1. cold vs warm `lint test`: cold starts with no npm cache and no step cache (the bench's own snapshots,
- *    the BuildKit step records); warm reruns with nothing changed (passing steps come from the step cache,
- *    npm from its cache). Target: warm ≤ 40% of cold.
+ * 1. cold vs warm `lint test`: cold starts with no npm cache volume and none of the bench's own step
+ *    snapshots; warm reruns with nothing changed (passing steps come from snapshots, npm from its cache
+ *    volume). Target: warm ≤ 40% of cold.
  * 2. parallel vs sequential matrix: `test --only unit` for three Node versions in one run, all cells at once
  *    (`--jobs <cells>`; `--jobs n` to try another cap) against the same run with `--jobs 1`.
  *    Target: parallel ≤ 0.75× sequential.
- * 3. which step cache: `--step-cache snapshot` (the default: `docker commit` after each step) or `buildkit`
- *    (issue 11's experiment: a generated Dockerfile per run; CODEX_CI_DOCKER_STEP_CACHE=buildkit).
  *
  * Usage: npx tsx bench/pipeline.ts [--cells 22,24,26] [--node 22] [--jobs n] [--tree head|worktree]
- *          [--step-cache snapshot|buildkit] [--no-matrix]
+ *          [--stages lint,test] [--no-matrix]
  * Every figure is followed by the 1-minute load average when it ended.
  * Runs on a copy of the committed tree (`git archive HEAD`, default) so "nothing changed" holds while people
  * edit the working tree; `--tree worktree` copies the working tree instead. Uses its own npm cache volume
@@ -23,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { $ } from "zx";
-import { BUILDKIT_STEP_MARK, RUN_LABEL, SNAPSHOT_LABEL } from "../ci/engines/docker/index.js";
+import { RUN_LABEL, SNAPSHOT_LABEL } from "../ci/engines/docker/index.js";
 import { chooseDockerBin } from "../ci/lib/docker-bin.js";
 import type { RunReport } from "../ci/report.js";
 import { load } from "./lib/stats.js";
@@ -34,15 +32,10 @@ const { values } = parseArgs({
     node: { type: "string", default: "22" },
     tree: { type: "string", default: "head" },
     jobs: { type: "string" },
-    "step-cache": { type: "string", default: "snapshot" },
+    stages: { type: "string", default: "lint,test" },
     "no-matrix": { type: "boolean", default: false },
   },
 });
-const stepCache = values["step-cache"] ?? "snapshot";
-if (stepCache !== "snapshot" && stepCache !== "buildkit") {
-  console.error(`--step-cache: "${stepCache}" is neither snapshot nor buildkit`);
-  process.exit(2);
-}
 const cells = (values.cells ?? "").split(",");
 const VOLUME = "codex-ci-bench-npm";
 const DOCKER_BIN = await chooseDockerBin(process.env);
@@ -80,7 +73,6 @@ async function timed(args: string[]): Promise<Timing> {
     cwd: tree,
     env: {
       ...process.env,
-      CODEX_CI_DOCKER_STEP_CACHE: stepCache,
       CODEX_CI_RUN_ID: `${RUN_PREFIX}${process.pid.toString(36)}-${++runs}`,
     },
   })`${process.execPath} --import ${TSX} ${main} --engine docker --config ${config} --json ${report} ${args}`;
@@ -110,10 +102,7 @@ const show = (label: string, r: Timing) =>
 const RUN_PREFIX = "cibench-";
 let runs = 0;
 
-/**
- * Cold: the bench's npm cache volume, the snapshots its own runs made and the BuildKit step records go; no
- * one else's snapshots.
- */
+/** Cold: the bench's npm cache volume and the snapshots its own runs made go; no one else's snapshots. */
 async function clearCaches(): Promise<void> {
   await $({ nothrow: true, quiet: true })`${DOCKER_BIN} volume rm -f ${VOLUME}`;
   const ids = (
@@ -130,42 +119,20 @@ async function clearCaches(): Promise<void> {
     if (run.stdout.startsWith(RUN_PREFIX)) ours.push(id);
   }
   if (ours.length) await $({ nothrow: true, quiet: true })`${DOCKER_BIN} rmi -f ${ours}`;
-  await clearBuildKitSteps();
-}
-
-/**
- * Removes the BuildKit step cache's records (the steps' RUNs, named by their mark, the npm cache mount they
- * made, and every record built on them), and no other build cache on the shared daemon.
- */
-async function clearBuildKitSteps(): Promise<void> {
-  const out = await $({
-    quiet: true,
-  })`${DOCKER_BIN} system df -v --format ${"{{json .BuildCache}}"}`;
-  const records = JSON.parse(out.stdout || "[]") as {
-    ID: string;
-    Parent: string;
-    Description: string;
-  }[];
-  const ids = new Set(
-    records.filter((r) => r.Description.includes(BUILDKIT_STEP_MARK)).map((r) => r.ID),
-  );
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const r of records) if (ids.has(r.Parent) && !ids.has(r.ID)) grew = Boolean(ids.add(r.ID));
-  }
-  if (ids.size)
-    await $({
-      quiet: true,
-    })`${DOCKER_BIN} builder prune --all --force --filter ${`id=^(${[...ids].join("|")})$`}`;
 }
 
 try {
   const rev = (await $({ quiet: true })`git rev-parse --short HEAD`).stdout.trim();
   console.log(
-    `bench/pipeline on ${DOCKER_BIN}, ${(await $`nproc`).stdout.trim()} cores, tree ${values.tree} (${rev}), step cache ${stepCache}, ${load()}\n`,
+    `bench/pipeline on ${DOCKER_BIN}, ${(await $`nproc`).stdout.trim()} cores, tree ${values.tree} (${rev}), ${load()}\n`,
   );
   await clearCaches();
-  const lintTest = ["lint", "test", "--node", values.node ?? "22", "--only", "unit"];
+  // --stages lint: a shorter cold/warm pair (the test cell's own suite is most of a loaded machine's time).
+  const stages = (values.stages ?? "lint,test").split(",");
+  const lintTest = [
+    ...stages,
+    ...(stages.includes("test") ? ["--node", values.node ?? "22", "--only", "unit"] : []),
+  ];
   const cold = await timed(lintTest);
   show(`cold  ${lintTest.join(" ")}`, cold);
   const warm = await timed(lintTest);
@@ -188,6 +155,4 @@ try {
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
-  // BuildKit's records are not bounded per run name as snapshots are: leave none of the bench's behind.
-  if (stepCache === "buildkit") await clearBuildKitSteps();
 }

@@ -276,6 +276,4 @@ export interface EngineSettings {
    * the Dagger module's runner container (`CODEX_CI_DAGGER_MODULE=1`), under a nested session.
    */
   dagger: { sessionPort?: string; sessionToken?: string; cliBin?: string; moduleRunner?: boolean };
-  /** `CODEX_CI_DOCKER_STEP_CACHE=buildkit`: the Docker engine's BuildKit step cache (an experiment, issue 11). */
-  dockerStepCache?: "buildkit";
 }

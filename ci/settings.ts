@@ -47,11 +47,6 @@ export async function readSettings(env: NodeJS.ProcessEnv, caFile?: string): Pro
     throw new SettingsError(
       `CODEX_CI_RUN_ID: "${runId}" is not 1 to 40 lowercase letters, digits and dashes`,
     );
-  const stepCache = env.CODEX_CI_DOCKER_STEP_CACHE;
-  if (stepCache && stepCache !== "buildkit" && stepCache !== "snapshot")
-    throw new SettingsError(
-      `CODEX_CI_DOCKER_STEP_CACHE: "${stepCache}" is neither "snapshot" (the default) nor "buildkit"`,
-    );
   const stackSecrets: Record<string, string> = {};
   if (env.GITHUB_TOKEN) stackSecrets.GITHUB_TOKEN = env.GITHUB_TOKEN;
   return {
@@ -78,7 +73,6 @@ export async function readSettings(env: NodeJS.ProcessEnv, caFile?: string): Pro
     engine: {
       dockerBin: await chooseDockerBin(env),
       ...(env.DOCKER_HOST ? { dockerHost: env.DOCKER_HOST } : {}),
-      ...(stepCache === "buildkit" ? { dockerStepCache: "buildkit" as const } : {}),
       dagger: {
         sessionPort: set(env.DAGGER_SESSION_PORT),
         sessionToken: set(env.DAGGER_SESSION_TOKEN),

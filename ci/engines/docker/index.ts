@@ -19,7 +19,6 @@ import type {
 } from "../../engine.js";
 import { StepFailed } from "../errors.js";
 import { buildImage, pushImage, saveImage } from "./build.js";
-import { buildable, buildRun } from "./buildkit-run.js";
 import { removeRun } from "./cleanup.js";
 import { DockerCli, slug } from "./cli.js";
 import { Containers } from "./container.js";
@@ -28,7 +27,6 @@ import { startReaper } from "./reaper.js";
 import { type StartedService, startService } from "./services.js";
 import { cachedPrefix, commit, pruneSnapshots, snapshotTags } from "./step-cache.js";
 
-export { MARK as BUILDKIT_STEP_MARK } from "./buildkit-run.js";
 export { CACHE_LABEL, RUN_LABEL } from "./cli.js";
 export { SNAPSHOT_LABEL, SNAPSHOT_REPO } from "./step-cache.js";
 
@@ -57,10 +55,6 @@ class DockerEngine implements Engine {
    * removed. A rerun starts from the last snapshot whose inputs are unchanged.
    */
   async run(spec: RunSpec): Promise<RunResult> {
-    if (this.settings.dockerStepCache === "buildkit" && spec.reuse && buildable(spec)) {
-      if (this.containers.closed) throw new Error(`${spec.name}: the run is closing`);
-      return buildRun(this.docker, spec, { cache: this.cache });
-    }
     const log = spec.log ?? (() => {});
     const setup = spec.setup ?? [];
     const all = [...setup, ...spec.steps];
