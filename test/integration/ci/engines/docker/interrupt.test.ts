@@ -18,8 +18,11 @@ import { dockerTest } from "../../../../helpers/docker.js";
 const repo = process.cwd();
 const dirs: string[] = [];
 
-/** A tiny repo whose unit test sleeps, so there is a container to interrupt; no apt packages. */
-function fixture(): { dir: string; config: string } {
+/**
+ * A tiny repo whose unit test waits, so there is a step to interrupt; `marker` is in its command line. No apt
+ * packages.
+ */
+function fixture(marker: string): { dir: string; config: string } {
   const dir = mkdtempSync(join(tmpdir(), "codex-ci-interrupt-"));
   dirs.push(dir);
   const pkg = {
@@ -27,7 +30,7 @@ function fixture(): { dir: string; config: string } {
     version: "0.0.0",
     private: true,
     scripts: {
-      "test:unit": "node -e \"console.log('tests running'); setTimeout(() => {}, 120000)\"",
+      "test:unit": `node -e "console.log('tests running'); setTimeout(() => {}, 120000) // ${marker}"`,
     },
   };
   writeFileSync(join(dir, "package.json"), `${JSON.stringify(pkg, null, 2)}\n`);
@@ -64,7 +67,7 @@ async function interruptWhen(
   runId: string,
   when: (out: string) => boolean,
 ): Promise<{ code: number | null; signal: string | null; out: string; sentAfter: string }> {
-  const { dir, config } = fixture();
+  const { dir, config } = fixture(`wait-${runId}`);
   const child = spawn(
     "npx",
     [
@@ -120,27 +123,38 @@ const points: [string, (out: string) => boolean][] = [
   ["while the tests run", (o) => o.includes("tests running")],
 ];
 
+/** Whether a process with `marker` in its command line runs on this host (containers' processes included). */
+const running = async (marker: string) => (await exec(["pgrep", "-f", marker])).exitCode === 0;
+
 for (const [i, [point, when]] of points.entries())
-  dockerTest(test, `group SIGINT ${point}: nothing of the run is left in Docker`, async () => {
-    const runId = `int${process.pid.toString(36)}-${i}`;
-    const r = await interruptWhen(runId, when);
-    // When a wrapper (tsx) kills the pipeline mid-cleanup, its reaper finishes the job a moment later; a leak
-    // (a `sleep 86400` container) would still be there after any grace.
-    let left = await leftovers(runId);
-    for (let k = 0; k < 60 && left; k++) {
-      await new Promise((res) => setTimeout(res, 250));
-      left = await leftovers(runId);
-    }
-    assert.is(
-      left,
-      "",
-      `left behind after SIGINT (sent after: ${r.sentAfter})\n${r.out.slice(-1500)}`,
-    );
-    assert.ok(
-      r.code === 130 || r.signal === "SIGINT",
-      `exit ${r.code} / ${r.signal} after SIGINT\n${r.out.slice(-1500)}`,
-    );
-  });
+  dockerTest(
+    test,
+    `group SIGINT ${point}: nothing of the run is left in Docker and no step still runs`,
+    async () => {
+      const runId = `int${process.pid.toString(36)}-${i}`;
+      const r = await interruptWhen(runId, when);
+      // When a wrapper (tsx) kills the pipeline mid-cleanup, its reaper finishes the job a moment later; a
+      // leak (a `sleep 86400` container, the tests still running) would still be there after any grace.
+      let left = await leftovers(runId);
+      for (let k = 0; k < 60 && (left || (await running(`wait-${runId}`))); k++) {
+        await new Promise((res) => setTimeout(res, 250));
+        left = await leftovers(runId);
+      }
+      assert.is(
+        left,
+        "",
+        `left behind after SIGINT (sent after: ${r.sentAfter})\n${r.out.slice(-1500)}`,
+      );
+      assert.not.ok(
+        await running(`wait-${runId}`),
+        `the tests still run after SIGINT (sent after: ${r.sentAfter})\n${r.out.slice(-1500)}`,
+      );
+      assert.ok(
+        r.code === 130 || r.signal === "SIGINT",
+        `exit ${r.code} / ${r.signal} after SIGINT\n${r.out.slice(-1500)}`,
+      );
+    },
+  );
 
 dockerTest(
   test,

@@ -125,6 +125,9 @@ function leftovers(runId: string): string {
     .join(" ");
 }
 
+/** Whether a process with `marker` in its command line runs on this host (containers' processes included). */
+const running = (marker: string) => spawnSync("pgrep", ["-f", marker]).status === 0;
+
 /** The run ID the CLI prints first. */
 const runIdOf = (out: string) => /\[pipeline\] run (\S+) on docker/.exec(out)?.[1] ?? "";
 
@@ -186,27 +189,41 @@ dockerTest(test, "a failing step exits 1 and names the cell and the step", async
   assert.is(leftovers(runIdOf(out)), "");
 });
 
-dockerTest(test, "Ctrl-C leaves no containers, networks or volumes behind", async () => {
-  const dir = fixture(
-    passing.replace(
-      'test("adds"',
-      'test("waits", () => new Promise((r) => setTimeout(r, 120000)));\ntest("adds"',
-    ),
-  );
-  const run = cli(dir, ["test", "--node", "22", "--only", "unit"]);
-  const t0 = Date.now();
-  // Interrupt once the test step is running inside its container.
-  while (!/\$ npm run --silent test:unit/.test(run.output()) && Date.now() - t0 < 180_000)
-    await new Promise((r) => setTimeout(r, 200));
-  const runId = runIdOf(run.output());
-  if (!runId) run.child.kill("SIGKILL");
-  assert.ok(runId, run.output());
-  assert.is.not(leftovers(runId), "", "the run's container exists before Ctrl-C");
-  run.child.kill("SIGINT");
-  const code = await run.done;
-  assert.is(code, 130, run.output().slice(-2000));
-  assert.is(leftovers(runId), "");
-});
+dockerTest(
+  test,
+  "Ctrl-C ends the step and leaves no containers, networks or volumes behind",
+  async () => {
+    // The test blocks in a sleep whose argv is unique, so the host's process table shows whether it still runs.
+    const sleep = `900.${process.pid}${Date.now() % 100000}`;
+    const dir = fixture(
+      passing.replace(
+        'test("adds"',
+        `import { spawnSync } from "node:child_process";\ntest("waits", () => { spawnSync("sleep", ["${sleep}"]); });\ntest("adds"`,
+      ),
+    );
+    // No apt packages: the point is the interrupted step, and apt alone can take minutes on a loaded machine.
+    const config = join(dir, "pipeline.yaml");
+    writeFileSync(
+      config,
+      readFileSync(CONFIG, "utf8").replace(/^ {2}(packages|e2ePackages): \[.*\]$/gm, "  $1: []"),
+    );
+    const run = cli(dir, ["test", "--node", "22", "--only", "unit", "--config", config]);
+    const t0 = Date.now();
+    while (!running(sleep) && run.child.exitCode === null && Date.now() - t0 < 180_000)
+      await new Promise((r) => setTimeout(r, 200));
+    const runId = runIdOf(run.output());
+    if (!runId || !running(sleep)) run.child.kill("SIGKILL");
+    assert.ok(runId, run.output());
+    assert.ok(running(sleep), `the test's sleep never started\n${run.output().slice(-2000)}`);
+    assert.is.not(leftovers(runId), "", "the run's container exists before Ctrl-C");
+    run.child.kill("SIGINT");
+    const code = await run.done;
+    assert.is(code, 130, run.output().slice(-2000));
+    assert.is(leftovers(runId), "");
+    for (let i = 0; i < 40 && running(sleep); i++) await new Promise((r) => setTimeout(r, 250));
+    assert.not.ok(running(sleep), "the step's process still runs after Ctrl-C");
+  },
+);
 
 dockerTest(
   test,
