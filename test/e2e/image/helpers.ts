@@ -1,6 +1,8 @@
-/** Shared by the image and stack e2e suites: build the app image once per run, free ports, polling. */
+/**
+ * Shared by the image and stack e2e suites: build the app image once per run, polling, health. Remote-daemon
+ * safe: the image is built from an uploaded context, ports are published where test/helpers/docker.ts says.
+ */
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { $ } from "zx";
 
 /** Debian's client with BuildKit built in (the v28 client on PATH has no buildx). */
@@ -39,18 +41,6 @@ export async function buildImage(secretFile: string): Promise<void> {
     ]}`;
   })();
   return built;
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
 }
 
 /** Polls `fn` until it returns a value other than undefined, or throws after `ms` with `what` and the last state. */
