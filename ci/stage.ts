@@ -71,6 +71,8 @@ export interface Settings {
   composeProject?: string;
   /** Secrets the compose stack receives from the caller's environment (GITHUB_TOKEN), when set. */
   stackSecrets: Record<string, string>;
+  /** Plain variables the compose stack reads (ports, bind address, images), as set in the caller's environment. */
+  stackEnv?: Record<string, string>;
 }
 
 /** Everything a stage gets. `config` already has the CLI's overrides (--node, --platform) applied. */
