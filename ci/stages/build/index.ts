@@ -168,8 +168,11 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
     // One tarball per platform: what `scan` reads with `trivy --input` and `deploy` can `docker load`.
     for (const [i, image] of images.entries()) {
       const rel = tarballOf(ctx, image.platform);
+      // The row's value is the path once written (produceAtomic itself resolves to nothing).
       const done = await row(cells, `export ${image.platform}`, () =>
-        produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage([image], tmp)),
+        produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage([image], tmp)).then(
+          () => rel,
+        ),
       );
       if (done !== undefined) (manifest.platforms[i] as { tarball?: string }).tarball = rel;
     }
@@ -177,7 +180,9 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
     if (ctx.engine.capabilities.multiPlatformExport && images.length > 1) {
       const rel = join("reports", "images", `${name}.oci.tar`);
       const done = await row(cells, "export multi-platform", () =>
-        produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage(images, tmp)),
+        produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage(images, tmp)).then(
+          () => rel,
+        ),
       );
       if (done !== undefined) manifest.multiPlatformTarball = rel;
     }

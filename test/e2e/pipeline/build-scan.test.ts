@@ -70,6 +70,11 @@ dockerTest(
         `${arch} tarball`,
       );
     }
+    // The record names each tarball: scan reads them, and deploy loads one into a daemon that lacks the image.
+    assert.equal(
+      manifest.platforms.map((p) => p.tarball),
+      ["amd64", "arm64"].map((arch) => `reports/images/${config.image.name}-${arch}.tar`),
+    );
     for (const tag of manifest.tags)
       assert.is(
         docker("image", "inspect", "--format", "{{.Architecture}}", `${config.image.name}:${tag}`),
