@@ -84,6 +84,7 @@ export async function readSettings(env: NodeJS.ProcessEnv, caFile?: string): Pro
         passwordFile: set(env.CODEX_REGISTRY_PASSWORD_FILE),
       },
       ...(env.COMPOSE_PROJECT_NAME ? { composeProject: env.COMPOSE_PROJECT_NAME } : {}),
+      ...(env.DOCKER_CONTEXT && !env.DOCKER_HOST ? { dockerContext: env.DOCKER_CONTEXT } : {}),
       stackSecrets,
       stackEnv,
     },

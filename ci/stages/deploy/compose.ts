@@ -58,6 +58,15 @@ export async function detectCompose(docker: DockerClient): Promise<string[]> {
   );
 }
 
+/**
+ * The compose argv prefix aimed at the daemon the docker client uses. docker-compose v1 ignores
+ * DOCKER_CONTEXT (it reads DOCKER_HOST, its `--context` flag and the current context), so without the flag
+ * it would deploy to another daemon than the one `docker` checks; v2 is a docker CLI plugin and follows it.
+ */
+export function composeFor(bin: string[], dockerContext?: string): string[] {
+  return bin[0] === "docker-compose" && dockerContext ? [...bin, "--context", dockerContext] : bin;
+}
+
 /** argv for `compose <args…>` on the project. */
 export function composeArgs(c: ComposeProject, ...args: string[]): string[] {
   return [...c.bin, "-p", c.project, ...c.files.flatMap((f) => ["-f", f]), ...args];

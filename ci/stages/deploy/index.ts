@@ -17,7 +17,7 @@ import type {
 import type { BuildOutput } from "../build/index.js";
 import { readManifest } from "../build/manifest.js";
 import type { ScanOutput } from "../scan/index.js";
-import { type ComposeProject, composeArgs, detectCompose } from "./compose.js";
+import { type ComposeProject, composeArgs, composeFor, detectCompose } from "./compose.js";
 import {
   checkFitsHost,
   ENVIRONMENTS_DIR,
@@ -39,7 +39,7 @@ export function projectName(ctx: Pick<PlanContext, "settings">, env: string): st
 function project(ctx: PlanContext, bin: string[]): ComposeProject {
   const env = envName(ctx.options);
   return {
-    bin,
+    bin: composeFor(bin, ctx.settings.dockerContext),
     project: projectName(ctx, env),
     files: [ctx.config.deploy.composeFile, join(ENVIRONMENTS_DIR, `${env}.yaml`)],
   };

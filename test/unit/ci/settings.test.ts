@@ -49,4 +49,15 @@ test("ALERT_SLACK_WEBHOOK_URL_FILE is read on the caller's side; an unreadable o
   }
 });
 
+test("DOCKER_CONTEXT is kept for compose v1 only while DOCKER_HOST is unset (DOCKER_HOST wins, as in the docker CLI)", async () => {
+  const ctx = await readSettings({ PATH: process.env.PATH, DOCKER_CONTEXT: "app-host" });
+  assert.is(ctx.stages.dockerContext, "app-host");
+  const both = await readSettings({
+    PATH: process.env.PATH,
+    DOCKER_CONTEXT: "app-host",
+    DOCKER_HOST: "tcp://10.0.0.5:2375",
+  });
+  assert.is(both.stages.dockerContext, undefined);
+});
+
 test.run();

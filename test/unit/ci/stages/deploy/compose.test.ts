@@ -3,6 +3,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
   composeArgs,
+  composeFor,
   STACK_SECRETS,
   STACK_VARIABLES,
 } from "../../../../../ci/stages/deploy/compose.js";
@@ -34,6 +35,16 @@ test("composeArgs puts the project and the files before the command", () => {
     composeArgs({ bin: ["docker", "compose"], project: "p", files: ["a.yaml", "b.yaml"] }, "build"),
     ["docker", "compose", "-p", "p", "-f", "a.yaml", "-f", "b.yaml", "build"],
   );
+});
+
+test("docker-compose v1 gets DOCKER_CONTEXT as --context (it ignores the variable); v2 follows the CLI", () => {
+  assert.equal(composeFor(["docker-compose"], "app-host"), [
+    "docker-compose",
+    "--context",
+    "app-host",
+  ]);
+  assert.equal(composeFor(["docker-compose"]), ["docker-compose"]);
+  assert.equal(composeFor(["docker", "compose"], "app-host"), ["docker", "compose"]);
 });
 
 test.run();
