@@ -74,3 +74,12 @@ export async function health(container: string): Promise<string> {
   })`${DOCKER} inspect --format ${"{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}"} ${container}`;
   return r.stdout.trim();
 }
+
+/** The last healthcheck outputs of a container, for a failure message (a failing exec shows up only here). */
+export async function healthLog(container: string): Promise<string> {
+  const r = await $({
+    quiet: true,
+    nothrow: true,
+  })`${DOCKER} inspect --format ${"{{if .State.Health}}{{range .State.Health.Log}}exit {{.ExitCode}}: {{.Output}}\n{{end}}{{end}}"} ${container}`;
+  return r.stdout.trim().split("\n").slice(-3).join(" | ");
+}

@@ -9,7 +9,16 @@ import { $ } from "zx";
 import { contractMetrics, scrapedMetrics } from "../../../ci/stages/lint/dashboard.js";
 import { CA_BUNDLE } from "../../helpers/ca.js";
 import { daemonAddress, dockerTest, publishedPort } from "../../helpers/docker.js";
-import { buildImage, DOCKER, health, IMAGE, RUN_ID, SECRET_MARKER, waitFor } from "./helpers.js";
+import {
+  buildImage,
+  DOCKER,
+  health,
+  healthLog,
+  IMAGE,
+  RUN_ID,
+  SECRET_MARKER,
+  waitFor,
+} from "./helpers.js";
 
 const test = suite("e2e image");
 const q = $({ quiet: true });
@@ -85,7 +94,7 @@ dockerTest(
       const s = await health(container);
       if (s === "unhealthy" || s === "exited")
         throw new Error(
-          `container is ${s}: ${(await $({ quiet: true, nothrow: true })`${DOCKER} logs --tail 20 ${container}`).stderr}`,
+          `container is ${s}; healthcheck: ${await healthLog(container)}; log: ${(await $({ quiet: true, nothrow: true })`${DOCKER} logs --tail 20 ${container}`).stderr}`,
         );
       return s === "healthy" ? s : undefined;
     });

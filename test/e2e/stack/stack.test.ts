@@ -12,7 +12,7 @@ import * as assert from "uvu/assert";
 import { $ } from "zx";
 import { CA_BUNDLE } from "../../helpers/ca.js";
 import { daemonAddress, dockerTest } from "../../helpers/docker.js";
-import { buildImage, DOCKER, health, IMAGE, RUN_ID, waitFor } from "../image/helpers.js";
+import { buildImage, DOCKER, health, healthLog, IMAGE, RUN_ID, waitFor } from "../image/helpers.js";
 
 const test = suite("e2e stack");
 const project = `${RUN_ID}stack`;
@@ -99,7 +99,9 @@ dockerTest(
     await waitFor("every service healthy", 120_000, async () => {
       const states = await Promise.all(ids.map(health));
       if (states.some((s) => s === "unhealthy" || s === "exited"))
-        throw new Error(`states: ${states.join(", ")}`);
+        throw new Error(
+          `states: ${states.join(", ")}; healthchecks: ${(await Promise.all(ids.map(healthLog))).join(" / ")}`,
+        );
       return states.every((s) => s === "healthy") ? true : undefined;
     });
 
