@@ -4,7 +4,6 @@
  * watched for their death.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { connect, createServer, type Socket } from "node:net";
 import type { Test } from "uvu";
 
 /** True when `docker info` answers within a few seconds. */
@@ -109,39 +108,64 @@ export function watchContainer(container: string, what: string, docker = "docker
   };
 }
 
+/** The forwarder's program: `node -e FORWARDER <port> <host>`; says "ready" once listening. */
+const FORWARDER = `
+const net = require("node:net");
+const [port, host] = process.argv.slice(1);
+const server = net.createServer((client) => {
+  const upstream = net.connect(Number(port), host);
+  const end = () => { client.destroy(); upstream.destroy(); };
+  client.on("error", end);
+  upstream.on("error", end);
+  client.pipe(upstream).pipe(client);
+});
+server.on("error", (e) => { console.error(e.message); process.exit(1); });
+server.listen(Number(port), "127.0.0.1", () => console.log("ready"));
+`;
+
 /**
  * Listens on 127.0.0.1:`port` here and forwards each connection to `host`:`port`, so a client that insists on
  * the daemon's own name for a service (`docker manifest` for a registry at 127.0.0.1:<port>) reaches it on a
- * remote daemon too. Rejects when the local port is taken.
+ * remote daemon too. A child process does the relaying: a test that waits on a client synchronously
+ * (execFileSync) would otherwise block the very event loop that relays for it. Rejects when the local port is
+ * taken; `died` rejects if the forwarder stops before `close()`.
  */
 export async function forwardPort(
   port: number,
   host: string,
-): Promise<{ close: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(port, host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("close", () => sockets.delete(s));
-      s.on("error", () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
+): Promise<{ died: Promise<never>; close: () => Promise<void> }> {
+  const child = spawn(process.execPath, ["-e", FORWARDER, String(port), host], {
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  let out = "";
+  let closing = false;
+  child.stderr.on("data", (b: Buffer) => {
+    out += b.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (e) =>
-      reject(new Error(`forwarding 127.0.0.1:${port} to ${host}:${port}: ${e.message}`)),
+    child.stdout.on("data", (b: Buffer) => {
+      if (b.toString().includes("ready")) resolve();
+    });
+    void exited.then((code) =>
+      reject(
+        new Error(
+          `forwarding 127.0.0.1:${port} to ${host}:${port}: ${out.trim() || `exit ${code}`}`,
+        ),
+      ),
     );
-    server.listen(port, "127.0.0.1", resolve);
   });
+  const died = exited.then((code): never => {
+    if (closing) return new Promise<never>(() => {}) as never;
+    throw new Error(`the forwarder of 127.0.0.1:${port} died (exit ${code}): ${out.trim()}`);
+  });
+  died.catch(() => {});
   return {
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    died,
+    close: async () => {
+      closing = true;
+      child.kill();
+      await exited;
+    },
   };
 }

@@ -7,11 +7,11 @@ import { join } from "node:path";
 import { daemonAddress, forwardPort, publishedPort, watchContainer } from "../../helpers/docker.js";
 import { DOCKER_BIN, docker, dockerTry, id, onCleanup, repoRoot } from "./harness.js";
 
-/** A running registry. */
+/** A running registry (and, for a remote daemon, the forwarder to it). */
 export interface Registry {
   /** `127.0.0.1:<port>`: the daemon's loopback, which Docker trusts without TLS. */
   address: string;
-  /** Rejects if the registry container stops before `stop()`. */
+  /** Rejects if the registry container (or the forwarder) stops before `stop()`. */
   died: Promise<never>;
   stop(): Promise<void>;
 }
@@ -25,7 +25,7 @@ export async function startRegistry(): Promise<Registry> {
   const daemon = daemonAddress();
   let stopped = false;
   let watched: ReturnType<typeof watchContainer> | undefined;
-  let forward: { close: () => Promise<void> } | undefined;
+  let forward: Awaited<ReturnType<typeof forwardPort>> | undefined;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
@@ -58,5 +58,7 @@ export async function startRegistry(): Promise<Registry> {
     if (died) throw died;
     if (Date.now() > until) throw new Error(`${name} does not answer GET /v2/ within 30 s`);
   }
-  return { address: `127.0.0.1:${port}`, died: watched.died, stop };
+  const died = forward ? Promise.race([watched.died, forward.died]) : watched.died;
+  died.catch(() => {});
+  return { address: `127.0.0.1:${port}`, died, stop };
 }
