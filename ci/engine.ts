@@ -58,44 +58,28 @@ export interface StepResult {
   cached?: boolean;
 }
 
-/** A started service other containers reach by `hostname`. */
-export interface ServiceHandle {
-  readonly hostname: string;
-  /** Stops and removes it (idempotent; engines also stop every service on `close()`). */
-  stop(): Promise<void>;
-}
-
-/** The container every run and service starts from. */
+/** The container every run and service starts from. Nothing in it is a path or port of the caller's host. */
 export interface ContainerSpec {
-  /** Image reference, e.g. "node:22-bookworm-slim". */
+  /** Image reference, e.g. "node:22-bookworm-slim", or the `ref` of an image this engine built. */
   image: string;
   /** e.g. "linux/amd64"; default the host's platform. */
   platform?: string;
+  /** User the steps run as, e.g. "root" (an image's own USER may be unprivileged); default the image's. */
+  user?: string;
   /** Working directory; default the source's `to` when a source is given. */
   workdir?: string;
   /** Plain environment (never secrets). */
   env?: Record<string, string>;
   /** Secrets exposed as environment variables: variable name → secret. */
   secretEnv?: Record<string, Secret>;
-  /** Secrets mounted as read-only files: container path → secret. */
-  secretFiles?: Record<string, Secret>;
   /** The source tree copied in. */
   source?: SourceSpec;
-  /** Extra host files copied in. */
+  /** Host files copied in (a CA bundle, an image tarball for a scanner): plain files, any size. */
   files?: FileSpec[];
   /** Named cache volumes that persist between runs: container path → volume name. */
   caches?: Record<string, string>;
-  /** Services reachable from this container by their hostname. */
-  services?: ServiceHandle[];
-  /** Mount the host's Docker socket at /var/run/docker.sock (for e2e and compose). */
-  dockerSocket?: boolean;
-  /**
-   * Docker-outside-of-docker: join the host's network and bind these host paths at the same path, so
-   * ports (127.0.0.1:5000) and bind mounts (a temp dir under /tmp) the container asks the host daemon for
-   * mean the same thing on both sides. Docker engine only; the Dagger engine warns and ignores them.
-   */
-  hostNetwork?: boolean;
-  hostPaths?: string[];
+  /** Services started for this container (and stopped after it), reachable by their hostnames. */
+  services?: ServiceSpec[];
 }
 
 /** Run `steps` in order in one container. */
@@ -117,6 +101,11 @@ export interface RunSpec extends ContainerSpec {
   /** Called when the run gets a job slot and starts (after any wait behind `--jobs`). */
   started?: () => void;
   /**
+   * Called when the run fails, before its `--jobs` slot goes to a queued run: --fail-fast aborts there, so
+   * nothing queued starts after the first failure.
+   */
+  failed?: (error: unknown) => void;
+  /**
    * Let the Docker engine reuse snapshots of identical passing steps, as Dagger caches identical execs.
    * Leave off when a result depends on more than the inputs (network, a DB in a cache volume, the host daemon).
    */
@@ -128,17 +117,29 @@ export interface RunResult {
   steps: StepResult[];
 }
 
-/** A long-running container started as a service. */
+/** A long-running container started as a service of a run. */
 export interface ServiceSpec extends ContainerSpec {
-  /** The name other containers use to reach it. */
+  /** The name the run's container uses to reach it. */
   hostname: string;
   /** argv of the service; with `useEntrypoint` it is appended to the image's ENTRYPOINT. */
   args?: string[];
-  /** Run through the image's ENTRYPOINT (for images such as prom/prometheus). */
+  /** Run through the image's ENTRYPOINT (for images such as prom/prometheus or docker:dind). */
   useEntrypoint?: boolean;
-  /** Ports it listens on (exposed to bound containers, not published on the host). */
+  /** Ports it listens on (exposed to the run's container, not published on the host). */
   ports?: number[];
-  log?: LineSink;
+  /**
+   * Full root capabilities, as a Docker daemon needs (Dagger's insecureRootCapabilities; the Docker engine
+   * tries --privileged, then the narrower set that works where --privileged is refused).
+   */
+  privileged?: boolean;
+  /** A command run inside the service until it succeeds, before the run starts (e.g. `docker info`). */
+  ready?: string[];
+  /**
+   * For a Docker daemon service: images it should hold before the run, where it cannot pull them. The
+   * Docker engine copies them from its own daemon (`docker save | docker load`) when they are missing;
+   * Dagger's daemons pull from the registry instead.
+   */
+  preload?: string[];
 }
 
 /** Build one platform of a Dockerfile. */
@@ -156,6 +157,8 @@ export interface BuildSpec {
    * image it has for that platform (the Docker engine's per-platform alias of an offline stand-in).
    */
   baseImages?: Record<string, string>;
+  /** Labels added to the image (known only at build time, such as the repository URL). */
+  labels?: Record<string, string>;
   /** BuildKit secrets, mounted with `RUN --mount=type=secret,id=<name>`. */
   secrets?: Secret[];
   /** Multi-stage target. */
@@ -232,6 +235,11 @@ export interface DockerClientSpec {
 export interface EngineCapabilities {
   /** `exportImage` writes several platforms into one OCI index; else one docker-archive per platform. */
   multiPlatformExport: boolean;
+  /**
+   * `loadImage` reaches a Docker daemon. Not in the Dagger module's runner (`.dagger/`): its nested session has
+   * no image store, and the module returns the image instead.
+   */
+  loadsImages: boolean;
 }
 
 /** What an engine can do. One instance per pipeline run; `close()` removes everything it made. */
@@ -251,8 +259,6 @@ export interface Engine {
   publishImage(variants: BuiltImage[], ref: string, opts?: PublishOptions): Promise<string>;
   /** Loads one variant into the host's Docker under `tag`. */
   loadImage(image: BuiltImage, tag: string): Promise<void>;
-  /** Starts a container as a service other runs can bind to. */
-  startService(spec: ServiceSpec): Promise<ServiceHandle>;
   /** A docker client for the daemon deploys go to. */
   dockerClient(spec: DockerClientSpec): DockerClient;
   /** Stops and removes every container, network, service and temporary volume of this run. */
@@ -265,6 +271,9 @@ export interface EngineSettings {
   dockerBin: string;
   /** `DOCKER_HOST`: the daemon is elsewhere (no binfmt_misc check here, ports on its host). */
   dockerHost?: string;
-  /** A `dagger run` session, or the CLI the SDK should start one with. */
-  dagger: { sessionPort?: string; sessionToken?: string; cliBin?: string };
+  /**
+   * A `dagger run` session, or the CLI the SDK should start one with. `moduleRunner`: this process runs inside
+   * the Dagger module's runner container (`CODEX_CI_DAGGER_MODULE=1`), under a nested session.
+   */
+  dagger: { sessionPort?: string; sessionToken?: string; cliBin?: string; moduleRunner?: boolean };
 }

@@ -12,12 +12,13 @@ import { ConfigError, loadConfig, type PipelineConfig } from "./config.js";
 import { doctor } from "./doctor/index.js";
 import type { Engine } from "./engine.js";
 import { EngineUnavailable, openEngine } from "./engines/index.js";
-import { withJobs } from "./engines/jobs.js";
+import { jobSlots } from "./engines/jobs.js";
 import { offlineImages } from "./images/index.js";
 import { chooseDockerBin } from "./lib/docker-bin.js";
 import { prefixed, write } from "./lib/log.js";
+import { standIns } from "./lib/stand-ins.js";
 import { runStages } from "./pipeline.js";
-import { planText, selectStages } from "./plan.js";
+import { jobImages, planText, selectStages, waves } from "./plan.js";
 import {
   type RunReport,
   type StageReport,
@@ -53,6 +54,7 @@ async function printPlan(
   selected: ReturnType<typeof selectStages>,
   ctx: PlanContext,
   skip: StageName[],
+  dockerBin: string,
 ): Promise<void> {
   const jobs = new Map<StageName, Job[] | string>();
   for (const { stage } of selected)
@@ -62,7 +64,8 @@ async function printPlan(
         .describe(ctx)
         .catch((e: Error) => `(cannot plan: ${e.message})`),
     );
-  write(planText(selected, jobs, skip));
+  const images = [...jobs.values()].flatMap((j) => (typeof j === "string" ? [] : jobImages(j)));
+  write(planText(selected, jobs, skip, await standIns(images, dockerBin)));
 }
 
 /** Runs the stages; returns the exit code. */
@@ -81,15 +84,15 @@ async function runCommand(
     root: process.cwd(),
   };
   if (cmd.plan) {
-    await printPlan(selected, shared, cmd.skip);
+    await printPlan(selected, shared, cmd.skip, env.engine.dockerBin);
     return 0;
   }
 
-  const runId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
-  const engine = withJobs(
-    await openEngine(cmd.engine, { runId, cache: !cmd.noCache, settings: env.engine }),
-    cmd.jobs,
-  );
+  const runId = env.runId ?? `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+  const engine = await openEngine(cmd.engine, { runId, cache: !cmd.noCache, settings: env.engine });
+  // Slots go to earlier waves first and, within a wave, to earlier stages: lint before the test cells.
+  const slots = jobSlots(engine, cmd.jobs);
+  const order = waves(selected).flat();
   const abort = new AbortController();
   const interrupt = onInterrupt(engine, abort);
   const t0 = Date.now();
@@ -98,7 +101,12 @@ async function runCommand(
   );
   let stages: StageReport[];
   try {
-    stages = await runStages(selected, { ...shared, engine, runId, signal: abort.signal }, abort);
+    stages = await runStages(
+      selected,
+      { ...shared, runId, signal: abort.signal },
+      (stage) => slots.at(order.length - order.indexOf(stage)),
+      abort,
+    );
   } finally {
     await engine.close();
   }

@@ -1,4 +1,5 @@
 /** Runs the selected stages: each as soon as what it needs has passed, outputs handed on in memory. */
+import type { Engine } from "./engine.js";
 import { duration, prefixed } from "./lib/log.js";
 import type { Selected } from "./plan.js";
 import type { StageReport } from "./report.js";
@@ -13,10 +14,14 @@ interface Outcome {
   ok: boolean;
 }
 
-/** Runs every selected stage after its dependencies; aborts the rest on a failure with --fail-fast. */
+/**
+ * Runs every selected stage after its dependencies, each on the engine `engineFor` gives it (its `--jobs`
+ * priority); aborts the rest on a failure with --fail-fast.
+ */
 export async function runStages(
   selected: Selected[],
-  base: Omit<StageContext, "log" | "cellLog">,
+  base: Omit<StageContext, "log" | "cellLog" | "engine">,
+  engineFor: (stage: StageName) => Engine,
   abort: AbortController,
 ): Promise<StageReport[]> {
   const done = new Map<StageName, Promise<Outcome>>();
@@ -38,7 +43,12 @@ export async function runStages(
         needs.map((d, i) => [d, deps[i]?.output] as const).filter(([, o]) => o !== undefined),
       );
       const log = prefixed(stage);
-      const ctx: StageContext = { ...base, log, cellLog: (cell) => prefixed(stage, cell) };
+      const ctx: StageContext = {
+        ...base,
+        engine: engineFor(stage),
+        log,
+        cellLog: (cell) => prefixed(stage, cell),
+      };
       const t0 = Date.now();
       log("started");
       let outcome: Outcome;

@@ -1,5 +1,5 @@
 /** Which stages run, in what order, after what; and the `--plan` text. */
-import type { BuildSpec, RunSpec } from "./engine.js";
+import type { BuildSpec, RunSpec, Step } from "./engine.js";
 import type { Job, StageOptions } from "./stage.js";
 import { STAGES, type StageName, stageNamed } from "./stages/index.js";
 
@@ -53,8 +53,13 @@ export function waves(selected: Selected[]): StageName[][] {
   return out;
 }
 
-/** A step's argv for display. */
-const shown = (args: string[]) => args.join(" ");
+/** How a step reads in `--plan`: shell-quoted, so a line can be pasted, with its own env first. */
+export function stepText(s: Step): string {
+  const quote = (a: string) =>
+    !/[\s$'"\\]/.test(a) ? a : a.includes("'") ? JSON.stringify(a) : `'${a}'`;
+  const env = Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${quote(v)} `);
+  return `${env.join("")}${s.args.map(quote).join(" ")}`;
+}
 
 /** The `docker build` a build job stands for. */
 export function buildCommand(spec: BuildSpec): string {
@@ -67,18 +72,37 @@ export function buildCommand(spec: BuildSpec): string {
   return args.join(" ");
 }
 
-/** The lines of one run: its container, then each step. */
-function runLines(spec: RunSpec): string[] {
-  const lines = [`  ${spec.name}: ${spec.image}${spec.platform ? ` (${spec.platform})` : ""}`];
-  for (const svc of spec.services ?? []) lines.push(`    with service ${svc.hostname}`);
-  for (const step of [...(spec.setup ?? []), ...spec.steps])
-    lines.push(`    $ ${shown(step.args)}`);
+/** What an image really is, when it is an offline stand-in: image → e.g. "Debian docker.io 20.10.24". */
+export type StandIns = ReadonlyMap<string, string>;
+
+/** An image as the plan shows it. */
+const imageText = (image: string, standIns: StandIns) => {
+  const what = standIns.get(image);
+  return what ? `${image} (offline stand-in: ${what})` : image;
+};
+
+/** Every image a job would start from: for `--plan` to say which are stand-ins. */
+export function jobImages(jobs: Job[]): string[] {
+  return jobs.flatMap((j) =>
+    j.kind === "run" ? [j.spec.image, ...(j.spec.services ?? []).map((s) => s.image)] : [],
+  );
+}
+
+/** The lines of one run: its container and services, then each step. */
+function runLines(spec: RunSpec, standIns: StandIns): string[] {
+  const lines = [
+    `  ${spec.name}: ${imageText(spec.image, standIns)}${spec.platform ? ` (${spec.platform})` : ""}`,
+  ];
+  for (const svc of spec.services ?? [])
+    lines.push(
+      `    service ${svc.hostname}: ${imageText(svc.image, standIns)}${svc.privileged ? ", privileged" : ""}`,
+    );
+  for (const step of [...(spec.setup ?? []), ...spec.steps]) lines.push(`    $ ${stepText(step)}`);
   return lines;
 }
 
-/** The lines of one job. */
-export function jobLines(job: Job): string[] {
-  if (job.kind === "run") return runLines(job.spec);
+export function jobLines(job: Job, standIns: StandIns = new Map()): string[] {
+  if (job.kind === "run") return runLines(job.spec, standIns);
   if (job.kind === "build") return [`  ${job.name}: ${buildCommand(job.spec)}`];
   return [`  ${job.name}:`, ...job.lines.map((l) => `    ${l}`)];
 }
@@ -88,6 +112,7 @@ export function planText(
   selected: Selected[],
   jobs: Map<StageName, Job[] | string>,
   skipped: StageName[],
+  standIns: StandIns = new Map(),
 ): string {
   const lines: string[] = [];
   waves(selected).forEach((wave, i) => {
@@ -101,7 +126,7 @@ export function planText(
     lines.push("", `${s.stage} (${why.join("; ")})`);
     const j = jobs.get(s.stage);
     if (typeof j === "string") lines.push(`  ${j}`);
-    else for (const job of j ?? []) lines.push(...jobLines(job));
+    else for (const job of j ?? []) lines.push(...jobLines(job, standIns));
   }
   if (skipped.length) lines.push("", `skipped: ${skipped.join(", ")}`);
   return `${lines.join("\n")}\n`;

@@ -17,6 +17,8 @@ export interface RunSettings {
   engine: EngineSettings;
   /** `GITHUB_STEP_SUMMARY`: where the Markdown summary is appended. */
   stepSummary?: string;
+  /** `CODEX_CI_RUN_ID`: names the run's resources (label codex-ci.run), e.g. after the CI job; else random. */
+  runId?: string;
 }
 
 /** The CA bundle must be a readable file; a directory or a typo is named with where it came from. */
@@ -52,6 +54,11 @@ export async function readSettings(env: NodeJS.ProcessEnv, caFile?: string): Pro
       ? caFileOf(env.NODE_EXTRA_CA_CERTS, "NODE_EXTRA_CA_CERTS")
       : undefined;
   const set = (v: string | undefined) => (v ? v : undefined);
+  const runId = env.CODEX_CI_RUN_ID;
+  if (runId !== undefined && !/^[a-z0-9][a-z0-9-]{0,39}$/.test(runId))
+    throw new SettingsError(
+      `CODEX_CI_RUN_ID: "${runId}" is not 1 to 40 lowercase letters, digits and dashes`,
+    );
   const stackSecrets: Record<string, string> = {};
   for (const k of STACK_SECRETS) if (env[k]) stackSecrets[k] = env[k];
   if (!stackSecrets.ALERT_SLACK_WEBHOOK_URL && env.ALERT_SLACK_WEBHOOK_URL_FILE)
@@ -95,8 +102,10 @@ export async function readSettings(env: NodeJS.ProcessEnv, caFile?: string): Pro
         sessionPort: set(env.DAGGER_SESSION_PORT),
         sessionToken: set(env.DAGGER_SESSION_TOKEN),
         cliBin: set(env._EXPERIMENTAL_DAGGER_CLI_BIN),
+        ...(env.CODEX_CI_DAGGER_MODULE === "1" ? { moduleRunner: true } : {}),
       },
     },
     ...(env.GITHUB_STEP_SUMMARY ? { stepSummary: env.GITHUB_STEP_SUMMARY } : {}),
+    ...(runId ? { runId } : {}),
   };
 }

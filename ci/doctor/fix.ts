@@ -1,17 +1,8 @@
 /** What `doctor --fix` does on Debian/Ubuntu as root: apt packages, binfmt, dockerd, offline images. */
-import { spawn } from "node:child_process";
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { enableEmulation } from "../lib/binfmt.js";
 import { nativePlatform } from "../lib/platform.js";
-import { mustExec } from "../lib/process.js";
+import { mustExec, spawnDetached } from "../lib/process.js";
 import type { DoctorContext } from "./check.js";
 import { run, which } from "./probe.js";
 
@@ -87,10 +78,8 @@ export async function startDockerd(
   const dockerd = await which("dockerd", ctx.env);
   if (!dockerd) throw new Error("dockerd is not installed (apt-get install docker.io)");
   log(`$ ${[dockerd, ...args].join(" ")} >${logFile} 2>&1 &`);
-  const out = openSync(logFile, "a");
   // A daemon that outlives `npm run setup`: its own session, its log file as stdout and stderr.
-  const child = spawn(dockerd, args, { env: ctx.env, detached: true, stdio: ["ignore", out, out] });
-  closeSync(out);
+  const child = spawnDetached([dockerd, ...args], { env: ctx.env, logFile });
   let exited: number | null | undefined;
   child.on("exit", (code) => {
     exited = code;

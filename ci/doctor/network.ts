@@ -31,6 +31,7 @@ export function offlineRefs(config: PipelineConfig): string[] {
     ...versions.map((v) => nodeImage(config, v)),
     config.images.prometheus,
     config.images.alertmanager,
+    config.images.dind,
   ];
 }
 
@@ -140,6 +141,13 @@ export function handshake(
   });
 }
 
+/**
+ * The Dagger engine pulls images itself, outside any step: it trusts a proxy's CA only from its own custom-CA
+ * directory (https://docs.dagger.io/configuration/custom-ca), which it also installs in containers, best effort.
+ */
+export const DAGGER_CA_HINT =
+  "for the Dagger engine itself, also copy your proxy's CA (not the whole bundle) to ~/.config/dagger/ca-certificates/ ($XDG_CONFIG_HOME/dagger/ca-certificates) before its first start";
+
 /** Whether npm's registry needs a CA beyond Node's bundled roots (a TLS-intercepting proxy), and whether NODE_EXTRA_CA_CERTS gives it. */
 export async function caCheck(ctx: DoctorContext): Promise<CheckResult> {
   const name = "extra CA bundle";
@@ -168,12 +176,13 @@ export async function caCheck(ctx: DoctorContext): Promise<CheckResult> {
         name,
         status: "ok",
         found: `needed (${host}: ${bare}); given: NODE_EXTRA_CA_CERTS=${given}`,
+        fix: DAGGER_CA_HINT,
       };
     return {
       name,
       status: "missing",
       found: `needed (${host}: ${bare}); NODE_EXTRA_CA_CERTS=${given} does not help (${r})`,
-      fix: "point NODE_EXTRA_CA_CERTS at a PEM bundle with your proxy's CA",
+      fix: `point NODE_EXTRA_CA_CERTS at a PEM bundle with your proxy's CA; ${DAGGER_CA_HINT}`,
     };
   }
   // npm's own `cafile` (exported to scripts as npm_config_cafile), then the system bundle.
@@ -185,7 +194,7 @@ export async function caCheck(ctx: DoctorContext): Promise<CheckResult> {
     status: "missing",
     found: `needed (${host}: ${bare}); NODE_EXTRA_CA_CERTS unset`,
     fix: works
-      ? `export NODE_EXTRA_CA_CERTS=${works} (it verifies ${host}; the pipeline passes it into steps as a secret)`
-      : "export NODE_EXTRA_CA_CERTS=<PEM bundle with your proxy's CA>",
+      ? `export NODE_EXTRA_CA_CERTS=${works} (it verifies ${host}; the pipeline copies it into steps and builds); ${DAGGER_CA_HINT}`
+      : `export NODE_EXTRA_CA_CERTS=<PEM bundle with your proxy's CA>; ${DAGGER_CA_HINT}`,
   };
 }

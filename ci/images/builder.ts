@@ -1,6 +1,7 @@
 /** Image builds with Debian's docker client (20.10, BuildKit built in): temporary tag first, final tags last. */
 import { randomBytes } from "node:crypto";
 import { $, fs, path } from "zx";
+import { STAND_IN_LABEL } from "../lib/stand-ins.js";
 
 /** Repository of the temporary tags builds use before the final tags are applied. */
 const TEMP_REPO = "codex-offline-tmp";
@@ -48,6 +49,8 @@ export async function buildImage(opts: {
   files: Record<string, string>;
   platform: string;
   tags: string[];
+  /** What the stand-in really holds, for its label (`--plan` shows it), e.g. "Debian prometheus 2.42.0". */
+  standIn: string;
 }): Promise<string> {
   const docker = opts.docker;
   const ctx = path.join(opts.workDir, `ctx-${randomBytes(4).toString("hex")}`);
@@ -60,7 +63,7 @@ export async function buildImage(opts: {
     }
     await $({
       env: { ...$.env, DOCKER_BUILDKIT: "1" },
-    })`${docker} build --quiet --platform ${opts.platform} -t ${temp} ${ctx}`;
+    })`${docker} build --quiet --platform ${opts.platform} --label ${`${STAND_IN_LABEL}=${opts.standIn}`} -t ${temp} ${ctx}`;
     const got = await imagePlatform(docker, temp);
     if (got !== opts.platform) throw new Error(`built image is ${got}, expected ${opts.platform}`);
     const replaced = await Promise.all(opts.tags.map((t) => imageId(docker, t)));

@@ -13,18 +13,20 @@ import { nodeLayer, resolveNode, resolveNpm } from "./node.js";
 import {
   alertmanagerRootfs,
   type DebArch,
+  dindRootfs,
   nodeRootfs,
   prometheusRootfs,
   type RootfsSpec,
   rootfs,
   rootfsPackageVersion,
+  upgradeInstructions,
 } from "./rootfs.js";
 import { all, ImagesFailedError, memo, step } from "./step.js";
 
 export { ImageStepError, ImagesFailedError } from "./step.js";
 
 export interface OfflineImagesOptions {
-  refs: { node: string; prometheus: string; alertmanager: string }; // from config.images
+  refs: { node: string; prometheus: string; alertmanager: string; dind: string }; // from config.images
   nodeVersions: string[]; // test matrix versions, built for the native platform
   buildNodeVersion: string; // the Dockerfile's NODE_IMAGE version, built for every platform
   platforms: string[]; // e.g. ["linux/amd64", "linux/arm64"]
@@ -62,21 +64,27 @@ function tagVersion(ref: string): string {
   return (ref.split(":").at(-1) ?? "").replace(/^v/, "");
 }
 
-/** A node image's Dockerfile: the shared Debian layer, then Node and npm at /usr/local, like upstream's slim image. */
+/** The day (UTC) the images' Debian packages are upgraded as of. */
+const today = () => new Date().toISOString().slice(0, 10);
+
+/**
+ * A node image's Dockerfile: the shared Debian layer upgraded from bookworm-security and bookworm-updates
+ * (enabled in its apt sources, as in upstream's images), then Node and npm at /usr/local, like upstream's slim image.
+ */
 function nodeDockerfile(version: string, npmVersion: string): string {
   return `FROM scratch
 ADD rootfs.tar /
-ADD node.tar /usr/local/
+${upgradeInstructions(today())}ADD node.tar /usr/local/
 ENV NODE_VERSION=${version} NPM_VERSION=${npmVersion}
 LABEL org.opencontainers.image.description="Offline stand-in for node:${version}-bookworm-slim (Debian bookworm + node-linux-* from npm), built by ci/images/index.ts"
 CMD ["node"]
 `;
 }
 
-/** prom/prometheus' user, paths, entrypoint and command, on Debian's prometheus. */
-const PROMETHEUS_DOCKERFILE = `FROM scratch
+/** prom/prometheus' user, paths, entrypoint and command, on Debian's prometheus (upgraded like the node images). */
+const prometheusDockerfile = () => `FROM scratch
 ADD rootfs.tar /
-LABEL org.opencontainers.image.description="Offline stand-in for prom/prometheus (Debian bookworm's prometheus), built by ci/images/index.ts"
+${upgradeInstructions(today())}LABEL org.opencontainers.image.description="Offline stand-in for prom/prometheus (Debian bookworm's prometheus), built by ci/images/index.ts"
 USER nobody
 EXPOSE 9090
 VOLUME ["/prometheus"]
@@ -85,16 +93,43 @@ ENTRYPOINT ["/bin/prometheus"]
 CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--web.console.libraries=/usr/share/prometheus/console_libraries", "--web.console.templates=/usr/share/prometheus/consoles"]
 `;
 
-/** prom/alertmanager's user, paths, entrypoint and command, on Debian's prometheus-alertmanager. */
-const ALERTMANAGER_DOCKERFILE = `FROM scratch
+/** prom/alertmanager's user, paths, entrypoint and command, on Debian's prometheus-alertmanager (upgraded likewise). */
+const alertmanagerDockerfile = () => `FROM scratch
 ADD rootfs.tar /
-LABEL org.opencontainers.image.description="Offline stand-in for prom/alertmanager (Debian bookworm's prometheus-alertmanager), built by ci/images/index.ts"
+${upgradeInstructions(today())}LABEL org.opencontainers.image.description="Offline stand-in for prom/alertmanager (Debian bookworm's prometheus-alertmanager), built by ci/images/index.ts"
 USER nobody
 EXPOSE 9093
 VOLUME ["/alertmanager"]
 WORKDIR /alertmanager
 ENTRYPOINT ["/bin/alertmanager"]
 CMD ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"]
+`;
+
+/**
+ * docker:dind's entrypoint, as far as the pipeline uses it: with DOCKER_TLS_CERTDIR empty, dockerd on the unix
+ * socket and on tcp 2375 without TLS; arguments that start with "-" go to dockerd, others run as a command.
+ */
+const DIND_ENTRYPOINT = `#!/bin/sh
+set -e
+if [ "$#" -eq 0 ] || [ "\${1#-}" != "$1" ]; then
+  set -- dockerd --host=unix:///var/run/docker.sock --host=tcp://0.0.0.0:2375 --tls=false "$@"
+fi
+# Pid files left on the data volume by a daemon that was killed would stop the next one from starting.
+rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
+exec "$@"
+`;
+
+/** docker:<v>-dind's entrypoint, ports and volume on Debian's docker.io; the label names the real version. */
+const dindDockerfile = (ref: string, version: string) => `FROM scratch
+ADD rootfs.tar /
+${upgradeInstructions(today())}COPY dockerd-entrypoint.sh /usr/local/bin/dockerd-entrypoint.sh
+LABEL org.opencontainers.image.description="Offline stand-in for ${ref} (Debian bookworm's docker.io), built by ci/images/index.ts" \\
+      org.opencontainers.image.version="${version}"
+ENV DOCKER_TLS_CERTDIR=""
+VOLUME ["/var/lib/docker"]
+EXPOSE 2375
+ENTRYPOINT ["/bin/sh", "/usr/local/bin/dockerd-entrypoint.sh"]
+CMD []
 `;
 
 /** Makes every offline image in `opts` that is missing (or all of them with `force`); throws naming each failed image and step. */
@@ -173,6 +208,7 @@ async function buildLocked(
             docker: opts.dockerBin,
             workDir,
             dockerfile: nodeDockerfile(version, npmVersion),
+            standIn: `Node ${version} and npm ${npmVersion} from npm, on Debian bookworm`,
             files: { "rootfs.tar": base, "node.tar": node },
             platform,
             tags,
@@ -200,6 +236,7 @@ async function buildLocked(
             `Debian bookworm has ${spec.versionOf} ${debian}, not ${tagVersion(ref)}; set the config's image to the matching tag`,
           );
       });
+      const debianVersion = await rootfsPackageVersion(tar);
       await step(ref, `docker build (${NATIVE})`, () =>
         buildImage({
           docker: opts.dockerBin,
@@ -208,9 +245,38 @@ async function buildLocked(
           files: { "rootfs.tar": tar },
           platform: NATIVE,
           tags: [ref],
+          standIn: `Debian ${spec.versionOf} ${debianVersion}`,
         }),
       );
       log(`${ref}: Debian ${spec.versionOf} ${await rootfsPackageVersion(tar)}`);
+    },
+  });
+
+  /** The docker:dind stand-in: a Docker daemon from Debian's docker.io, whatever version the tag names. */
+  const dindTarget = (ref: string): Target => ({
+    ref,
+    tags: [ref],
+    platform: NATIVE,
+    build: async () => {
+      const arch = debArch(NATIVE);
+      const tar = await step(ref, `mmdebstrap rootfs (dind, ${arch})`, () =>
+        rootfsFor(dindRootfs, arch),
+      );
+      const version = await rootfsPackageVersion(tar);
+      const entrypoint = path.join(cacheDir, "dockerd-entrypoint.sh");
+      await fs.writeFile(entrypoint, DIND_ENTRYPOINT, { mode: 0o755 });
+      await step(ref, `docker build (${NATIVE})`, () =>
+        buildImage({
+          docker: opts.dockerBin,
+          workDir,
+          dockerfile: dindDockerfile(ref, version),
+          files: { "rootfs.tar": tar, "dockerd-entrypoint.sh": entrypoint },
+          platform: NATIVE,
+          tags: [ref],
+          standIn: `Debian docker.io ${version}`,
+        }),
+      );
+      log(`${ref}: Debian docker.io ${version} (a stand-in: the tag names the image it replaces)`);
     },
   });
 
@@ -229,8 +295,9 @@ async function buildLocked(
           : [platformRef(nodeRef(opts.buildNodeVersion), p)],
       ),
     ),
-    toolTarget(opts.refs.prometheus, prometheusRootfs, PROMETHEUS_DOCKERFILE),
-    toolTarget(opts.refs.alertmanager, alertmanagerRootfs, ALERTMANAGER_DOCKERFILE),
+    toolTarget(opts.refs.prometheus, prometheusRootfs, prometheusDockerfile()),
+    toolTarget(opts.refs.alertmanager, alertmanagerRootfs, alertmanagerDockerfile()),
+    dindTarget(opts.refs.dind),
   ];
 
   const results = await Promise.allSettled(

@@ -1,4 +1,5 @@
 /** The rows of a stage's summary: one timer for every cell, and one rule for what the rows add up to. */
+import type { StepError } from "../engine.js";
 import type { CellResult, StageResult } from "../stage.js";
 
 /** A cell's row and, when it passed, its value. */
@@ -11,7 +12,8 @@ export interface Timed<T> {
 /**
  * Runs `fn` as one row. Its time starts when `fn` calls `started` (when it gets a `--jobs` slot), else at
  * once. A throw becomes a failed row with the error's first line, or a skipped "cancelled" row when `signal`
- * was aborted meanwhile.
+ * was aborted meanwhile, unless a step really failed (it has an exit code): the row that caused a
+ * --fail-fast abort stays failed.
  */
 export async function timed<T>(
   name: string,
@@ -26,7 +28,8 @@ export async function timed<T>(
     const value = await fn(started);
     return { cell: { name, status: "passed", durationMs: Date.now() - t0 }, value };
   } catch (error) {
-    const cancelled = signal?.aborted === true;
+    const exit = (error as Partial<StepError>).exitCode;
+    const cancelled = signal?.aborted === true && !(typeof exit === "number" && exit >= 0);
     return {
       cell: {
         name,

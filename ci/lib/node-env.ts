@@ -1,35 +1,32 @@
 /** The ready Node environment lint and test start from: base image, source, npm cache, CA bundle, `npm ci`. */
+
+import { SOURCE_EXCLUDE } from "../../.dagger/src/source-exclude.js";
 import { nodeImage } from "../config.js";
 import type { ContainerSpec, Secret, Step } from "../engine.js";
 import type { PlanContext } from "../stage.js";
 
-/** Left out of the source copy: rebuilt inside, or host-only. */
-export const SOURCE_EXCLUDE = [
-  "node_modules",
-  ".git",
-  "dist",
-  ".cache",
-  "reports",
-  "coverage",
-  "*.log",
-];
+/** Left out of the source copy: rebuilt inside, or host-only. Shared with the Dagger module's `source`. */
+export { SOURCE_EXCLUDE };
 
-/** Where the extra CA bundle is mounted in steps. */
-export const CA_PATH = "/run/secrets/npm_ca";
+/** Where the extra CA bundle is copied in steps: a plain file, not a secret (a CA bundle is public). */
+export const CA_PATH = "/usr/local/share/codex-ci/ca.pem";
 
-/** The extra CA bundle as the secret `npm_ca` (the Dockerfile's `--mount=type=secret,id=npm_ca`), when given. */
+/**
+ * The extra CA bundle for Dockerfile builds, as the BuildKit secret `npm_ca` (`RUN --mount=type=secret`
+ * keeps it out of every layer), when given.
+ */
 export function caSecret(ctx: Pick<PlanContext, "settings">): Secret | undefined {
   const file = ctx.settings.caFile;
   return file ? { name: "npm_ca", file } : undefined;
 }
 
-/** The source at /src, npm's cache on the named volume, and the CA bundle as a secret file when given. */
+/** The source at /src, npm's cache on the named volume, and the CA bundle as a file when given. */
 export function nodeContainer(
   ctx: PlanContext,
   version: string,
   workdir = "/src",
 ): ContainerSpec & { reuse: boolean } {
-  const ca = caSecret(ctx);
+  const ca = ctx.settings.caFile;
   return {
     reuse: true, // npm ci, type-check, lint and tests depend only on the source, lockfile and image
     image: nodeImage(ctx.config, version),
@@ -43,7 +40,7 @@ export function nodeContainer(
       npm_config_audit: "false",
       ...(ca ? { NODE_EXTRA_CA_CERTS: CA_PATH } : {}),
     },
-    ...(ca ? { secretFiles: { [CA_PATH]: ca } } : {}),
+    ...(ca ? { files: [{ from: ca, to: CA_PATH }] } : {}),
   };
 }
 
@@ -69,6 +66,3 @@ export const npmRun = (script: string, allowFailure = false): Step => ({
   args: ["npm", "run", "--silent", script],
   ...(allowFailure ? { allowFailure } : {}),
 });
-
-/** A step's argv for display in --plan. */
-export const shown = (s: Step): string => s.args.join(" ");

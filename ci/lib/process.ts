@@ -1,4 +1,9 @@
-/** The one way `ci/` runs a process: zx's `$`, quiet, with its outcome as data instead of a throw. */
+/**
+ * The one way `ci/` runs a process: zx's `$`, quiet, with its outcome as data instead of a throw; and, for
+ * the few processes that must outlive the pipeline (a daemon, a reaper), a detached spawn.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
 import { $, type ProcessPromise } from "zx";
 import { lineSplitter } from "./log.js";
 
@@ -80,5 +85,29 @@ export class ProcessFailed extends Error {
   ) {
     const out = (result.stderr || result.stdout).trim().split("\n").slice(-5).join(" | ");
     super(`\`${args.join(" ")}\` exited ${result.exitCode}${out ? `: ${out}` : ""}`);
+  }
+}
+
+/**
+ * Starts `args` in a session of its own, with no tie to this process (not waited for, not killed with it,
+ * not reached by the terminal's Ctrl-C); its output goes to `logFile`, or nowhere.
+ */
+export function spawnDetached(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; logFile?: string } = {},
+): ChildProcess {
+  const [bin, ...rest] = args;
+  const out = opts.logFile ? openSync(opts.logFile, "a") : "ignore";
+  try {
+    const child = spawn(bin as string, rest, {
+      detached: true,
+      stdio: ["ignore", out, out],
+      ...(opts.env ? { env: opts.env } : {}),
+    });
+    child.on("error", () => {});
+    child.unref();
+    return child;
+  } finally {
+    if (typeof out === "number") closeSync(out);
   }
 }

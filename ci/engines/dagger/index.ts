@@ -1,22 +1,22 @@
 /**
- * The Dagger engine: `@dagger.io/dagger` (0.21.9, pinned) over one `connection()` for the whole run.
+ * The Dagger engine: `@dagger.io/dagger` (0.21.9, pinned) over one connection for the whole run.
  *
- * Cookbook idioms: `dag.host().directory(".", { exclude })` for the source, `dag.cacheVolume` for npm,
- * `withExec([...])` (the image entrypoint is ignored), `dockerBuild({ platform })`, `export` / `publish` with
- * `platformVariants`, `setSecret` + `withSecretVariable` / `withMountedSecret`, `asService` +
- * `withServiceBinding`, `withUnixSocket` for the host daemon and `exportImage` to load into it.
- * Dagger reports a step's output when the step ends (live progress is the `dagger run` TUI).
+ * Cookbook idioms: `host().directory(path, { exclude })` for the source and build contexts (only what the
+ * excludes and `.dockerignore` allow is uploaded), `cacheVolume` for npm and daemon data, `withExec([...])`
+ * (the image entrypoint is ignored), `withFile` for plain files, `setSecret` + `withSecretVariable` for
+ * secrets, `asService` + `withServiceBinding` for services (a Docker daemon gets `insecureRootCapabilities`),
+ * `dockerBuild({ platform })`, `export` / `publish` with `platformVariants`, `exportImage` into the host's
+ * Docker. Dagger reports a step's output when the step ends (live progress is the `dagger run` TUI).
  */
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import {
+  type Client,
   type Container,
-  connection,
   type Secret as DaggerSecret,
   dag,
   type Platform,
   ReturnType,
-  type Service,
 } from "@dagger.io/dagger";
 import type {
   BuildSpec,
@@ -25,98 +25,115 @@ import type {
   DockerClient,
   DockerClientSpec,
   Engine,
+  EngineCapabilities,
   EngineSettings,
   FileSpec,
   PublishOptions,
   RunResult,
   RunSpec,
   Secret,
-  ServiceHandle,
   ServiceSpec,
   Step,
   StepResult,
 } from "../../engine.js";
+import { extraCertificates } from "../../lib/ca.js";
 import { DOCKER_SOCKET } from "../../lib/docker-bin.js";
-import { EngineUnavailable, StepFailed } from "../errors.js";
+import { contextExcludes } from "../../lib/dockerignore.js";
+import { StepFailed } from "../errors.js";
+import { clientFor, ensureDaggerReachable, openSession } from "./session.js";
 
-/**
- * SDK 0.21.9 downloads its CLI on every connect unless a session is present (`dagger run` sets
- * DAGGER_SESSION_PORT) or `_EXPERIMENTAL_DAGGER_CLI_BIN` names a CLI. Point it at the `dagger` CLI found;
- * with neither, fail now rather than after a download that cannot work offline.
- */
-export function ensureDaggerReachable(settings: EngineSettings["dagger"], cliBin?: string): void {
-  if (settings.sessionPort) return;
-  if (cliBin) {
-    // The SDK reads its CLI from the environment; this is the one place the pipeline sets it.
-    process.env._EXPERIMENTAL_DAGGER_CLI_BIN = cliBin;
-    return;
-  }
-  throw new EngineUnavailable(
-    "--engine dagger: no Dagger session (DAGGER_SESSION_PORT) and no `dagger` CLI on PATH, and the SDK " +
-      "must not download one. Install the Dagger CLI (https://docs.dagger.io/install) and run " +
-      "`dagger run npx tsx ci/main.ts ...`, or use --engine docker with a local Docker daemon.",
-  );
-}
+export { ensureDaggerReachable };
+
+/** `setSecret`'s documented limit. */
+export const SET_SECRET_MAX_BYTES = 128_000;
 
 /** The Dagger engine for one run, inside an open connection. */
 class DaggerEngine implements Engine {
   readonly name = "dagger" as const;
-  readonly capabilities = { multiPlatformExport: true };
-  private readonly services = new Map<ServiceHandle, Service>();
+  readonly capabilities: EngineCapabilities;
   private readonly built = new Map<string, Container>();
   private readonly secrets = new Map<Secret, Promise<DaggerSecret>>();
 
   constructor(
     private readonly release: () => Promise<void>,
+    private readonly settings: EngineSettings,
     /** Set with --no-cache: an env value unique to the run, so Dagger re-runs every exec. */
     private readonly cacheBuster?: string,
-  ) {}
+  ) {
+    this.capabilities = {
+      multiPlatformExport: true,
+      // Under the module's nested session `exportImage` has no image store to write to.
+      loadsImages: !settings.dagger.moduleRunner,
+    };
+  }
 
   /** A Dagger secret: plaintext only ever goes through `setSecret`. */
-  private secret(s: Secret): Promise<DaggerSecret> {
+  private secret(s: Secret, plaintext?: (text: string) => string): Promise<DaggerSecret> {
     let made = this.secrets.get(s);
     if (!made) {
-      made = (async () =>
-        dag.setSecret(s.name, s.value ?? (await readFile(resolve(s.file), "utf8"))))();
+      made = (async () => {
+        const raw = s.value ?? (await readFile(resolve(s.file), "utf8"));
+        const text = plaintext ? plaintext(raw) : raw;
+        const bytes = Buffer.byteLength(text);
+        if (bytes > SET_SECRET_MAX_BYTES)
+          throw new Error(
+            `secret ${s.name} is ${bytes} bytes; Dagger's setSecret takes at most ${SET_SECRET_MAX_BYTES}`,
+          );
+        return dag.setSecret(s.name, text);
+      })();
       this.secrets.set(s, made);
     }
     return made;
   }
 
-  /** A spec's container without its source: image, files, caches, env, secrets, services, socket, workdir. */
-  private async container(spec: ContainerSpec): Promise<Container> {
-    let c = dag
-      .container(spec.platform ? { platform: spec.platform as Platform } : undefined)
-      .from(spec.image);
-    for (const f of spec.files ?? []) c = c.withFile(f.to, dag.host().file(f.from));
+  /**
+   * A build secret. A CA bundle (`npm_ca`) is cut to the certificates Node does not already trust, which is
+   * what NODE_EXTRA_CA_CERTS needs: Debian's whole bundle is about 220 KB, over setSecret's limit.
+   */
+  private buildSecret(s: Secret): Promise<DaggerSecret> {
+    return this.secret(s, (text) => (s.name === "npm_ca" ? extraCertificates(text) : text));
+  }
+
+  /** A spec's container without its source: image, files, caches, env, secrets, services, workdir. */
+  private async container(client: Client, spec: ContainerSpec): Promise<Container> {
+    let c =
+      this.built.get(spec.image) ??
+      client
+        .container(spec.platform ? { platform: spec.platform as Platform } : undefined)
+        .from(spec.image);
+    if (spec.user) c = c.withUser(spec.user);
+    for (const f of spec.files ?? []) c = c.withFile(f.to, client.host().file(resolve(f.from)));
     for (const [path, vol] of Object.entries(spec.caches ?? {}))
-      c = c.withMountedCache(path, dag.cacheVolume(vol));
+      c = c.withMountedCache(path, client.cacheVolume(vol));
     for (const [k, v] of Object.entries(spec.env ?? {})) c = c.withEnvVariable(k, v);
     for (const [k, s] of Object.entries(spec.secretEnv ?? {}))
       c = c.withSecretVariable(k, await this.secret(s));
-    for (const [path, s] of Object.entries(spec.secretFiles ?? {}))
-      c = c.withMountedSecret(path, await this.secret(s));
-    for (const h of spec.services ?? []) {
-      const svc = this.services.get(h);
-      if (!svc) throw new Error(`service ${h.hostname} was not started by this engine`);
-      c = c.withServiceBinding(h.hostname, svc);
-    }
-    if (spec.dockerSocket)
-      c = c.withUnixSocket(DOCKER_SOCKET, dag.host().unixSocket(DOCKER_SOCKET));
-    if (spec.hostNetwork || spec.hostPaths?.length)
-      process.stderr.write(
-        "dagger: host network and host paths are not available in Dagger containers; tests that bind host paths or ports need --engine docker\n",
-      );
+    for (const svc of spec.services ?? [])
+      c = c.withServiceBinding(svc.hostname, await this.service(client, svc));
     if (this.cacheBuster) c = c.withEnvVariable("CODEX_CI_CACHE_BUSTER", this.cacheBuster);
     const workdir = spec.workdir ?? spec.source?.to;
     return workdir ? c.withWorkdir(workdir) : c;
   }
 
-  /** Adds the source tree last, so execs before it are cached apart from source changes. */
-  private withSource(c: Container, spec: ContainerSpec): Container {
+  /**
+   * A service: its container as `asService`. Dagger starts it when a bound container runs and waits for its
+   * exposed ports, so `ready` is not needed; its Docker daemons pull images themselves, so `preload` is not.
+   */
+  private async service(client: Client, spec: ServiceSpec) {
+    let c = this.withSource(client, await this.container(client, spec), spec);
+    for (const p of spec.ports ?? []) c = c.withExposedPort(p);
+    return c.asService({
+      args: spec.args ?? [],
+      useEntrypoint: spec.useEntrypoint ?? false,
+      ...(spec.privileged ? { insecureRootCapabilities: true } : {}),
+    });
+  }
+
+  /** Adds the source tree after the setup steps, so their execs are cached apart from source changes. */
+  private withSource(client: Client, c: Container, spec: ContainerSpec): Container {
     if (!spec.source) return c;
     const { from = ".", to, exclude = [] } = spec.source;
-    return c.withDirectory(to, dag.host().directory(from, { exclude }));
+    return c.withDirectory(to, client.host().directory(resolve(from), { exclude }));
   }
 
   /** Appends steps as `withExec`s, reading each one's exit code and output; throws on a failing step. */
@@ -129,7 +146,15 @@ class DaggerEngine implements Engine {
       for (const [k, v] of Object.entries(step.env ?? {})) c = c.withEnvVariable(k, v);
       c = c.withExec(step.args, { expect: ReturnType.Any });
       for (const k of Object.keys(step.env ?? {})) c = c.withoutEnvVariable(k);
-      const [exitCode, stdout, stderr] = await Promise.all([c.exitCode(), c.stdout(), c.stderr()]);
+      let out: [number, string, string];
+      try {
+        out = await Promise.all([c.exitCode(), c.stdout(), c.stderr()]);
+      } catch (e) {
+        // Aborting cut the connection under the query: the run was cancelled, not broken.
+        if (spec.signal?.aborted) throw new StepFailed(spec.name, step.name, -1, "");
+        throw e;
+      }
+      const [exitCode, stdout, stderr] = out;
       for (const line of `${stdout}${stderr}`.split("\n").filter(Boolean)) log(line);
       results.push({ name: step.name, exitCode, stdout, stderr, durationMs: Date.now() - t0 });
       if (exitCode !== 0 && !step.allowFailure)
@@ -140,9 +165,10 @@ class DaggerEngine implements Engine {
 
   /** Runs the setup steps, adds the source, then runs the steps: one chain of `withExec`. */
   async run(spec: RunSpec): Promise<RunResult> {
+    const client = clientFor(spec.signal);
     const steps: StepResult[] = [];
-    let c = await this.execs(await this.container(spec), spec, spec.setup ?? [], steps);
-    c = await this.execs(this.withSource(c, spec), spec, spec.steps, steps);
+    let c = await this.execs(await this.container(client, spec), spec, spec.setup ?? [], steps);
+    c = await this.execs(this.withSource(client, c, spec), spec, spec.steps, steps);
     for (const [from, to] of Object.entries(spec.outputs ?? {}))
       await c
         .directory(from)
@@ -151,37 +177,27 @@ class DaggerEngine implements Engine {
     return { steps };
   }
 
-  /** `asService` with a hostname, started now so failures show here. */
-  async startService(spec: ServiceSpec): Promise<ServiceHandle> {
-    let c = this.withSource(await this.container(spec), spec);
-    for (const p of spec.ports ?? []) c = c.withExposedPort(p);
-    const svc = c
-      .asService({ args: spec.args ?? [], useEntrypoint: spec.useEntrypoint ?? false })
-      .withHostname(spec.hostname);
-    await svc.start();
-    const handle: ServiceHandle = {
-      hostname: spec.hostname,
-      stop: async () => {
-        if (this.services.delete(handle)) await svc.stop();
-      },
-    };
-    this.services.set(handle, svc);
-    return handle;
-  }
-
-  /** `dockerBuild` for one platform, with build args and BuildKit secrets. */
+  /**
+   * `dockerBuild` for one platform. The context is uploaded with `.dockerignore` applied on the way (Dagger
+   * would apply it only after uploading everything: node_modules, .git, reports).
+   */
   async build(spec: BuildSpec): Promise<BuiltImage> {
-    const secrets = await Promise.all((spec.secrets ?? []).map((s) => this.secret(s)));
-    const ctr = dag
+    const client = clientFor(spec.signal);
+    const context = resolve(spec.context ?? ".");
+    const dockerfile = spec.dockerfile ?? "Dockerfile";
+    const secrets = await Promise.all((spec.secrets ?? []).map((s) => this.buildSecret(s)));
+    const built = client
       .host()
-      .directory(spec.context ?? ".")
+      .directory(context, { exclude: contextExcludes(context, dockerfile) })
       .dockerBuild({
         platform: spec.platform as Platform,
-        dockerfile: spec.dockerfile ?? "Dockerfile",
+        dockerfile,
         buildArgs: Object.entries(spec.buildArgs ?? {}).map(([name, value]) => ({ name, value })),
         secrets,
         ...(spec.target ? { target: spec.target } : {}),
       });
+    let ctr = built;
+    for (const [k, v] of Object.entries(spec.labels ?? {})) ctr = ctr.withLabel(k, v);
     await ctr.sync();
     const ref = `dagger-build-${this.built.size + 1}-${spec.platform}`;
     this.built.set(ref, ctr);
@@ -221,11 +237,16 @@ class DaggerEngine implements Engine {
   }
 
   /**
-   * The docker CLI image with the host's socket. The source is copied to the repo's absolute host path, so
-   * relative bind mounts in compose files resolve to the same paths on the daemon's side. Secret variables go
-   * in as secrets, never as plain env.
+   * The docker CLI image, reaching the deploy daemon: `DOCKER_HOST` when it is a tcp:// address, else the
+   * host's socket. The repo is copied in (compose files and config build contexts), never bind-mounted.
+   * Secret variables go in as secrets.
    */
   dockerClient(spec: DockerClientSpec): DockerClient {
+    const host = this.settings.dockerHost;
+    if (host && !host.startsWith("tcp://") && !host.startsWith("unix://"))
+      throw new Error(
+        `deploy on the Dagger engine reaches the host's socket or a tcp:// DOCKER_HOST; for ${host.split("://")[0]}:// use --engine docker, whose client speaks it`,
+      );
     let n = 0;
     const exec = async (
       args: string[],
@@ -233,23 +254,33 @@ class DaggerEngine implements Engine {
       files: FileSpec[] = [],
     ) => {
       const name = `deploy-${++n}`;
-      const result = await this.run({
-        name,
+      let c = await this.container(dag, {
         image: spec.image,
-        dockerSocket: true,
-        source: {
-          from: spec.root,
-          to: spec.root,
-          exclude: ["node_modules", ".git", "dist", "reports"],
-        },
         files,
-        workdir: spec.root,
         secretEnv: spec.secrets,
+        workdir: "/src",
         // A fresh value per command, so the engine never answers a poll from its cache.
         env: { ...env, CODEX_DEPLOY_NONCE: `${Date.now()}-${n}` },
-        steps: [{ name, args, allowFailure: true }],
       });
-      const step = result.steps[0];
+      c = host?.startsWith("tcp://")
+        ? c.withEnvVariable("DOCKER_HOST", host)
+        : c.withUnixSocket(DOCKER_SOCKET, dag.host().unixSocket(host?.slice(7) || DOCKER_SOCKET));
+      const results: StepResult[] = [];
+      c = this.withSource(dag, c, {
+        image: spec.image,
+        source: {
+          from: spec.root,
+          to: "/src",
+          exclude: ["node_modules", ".git", "dist", "reports"],
+        },
+      });
+      await this.execs(
+        c,
+        { name, image: spec.image, steps: [] },
+        [{ name, args, allowFailure: true }],
+        results,
+      );
+      const step = results[0];
       return {
         exitCode: step?.exitCode ?? 1,
         stdout: step?.stdout ?? "",
@@ -265,9 +296,7 @@ class DaggerEngine implements Engine {
     };
   }
 
-  /** Stops every service and closes the session. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.services.keys()].map((h) => h.stop()));
     await this.release();
   }
 }
@@ -280,26 +309,6 @@ export async function openDagger(opts: {
   cliBin?: string | undefined;
 }): Promise<Engine> {
   ensureDaggerReachable(opts.settings.dagger, opts.cliBin);
-  let release!: () => void;
-  const released = new Promise<void>((r) => {
-    release = r;
-  });
-  let session!: Promise<void>;
-  await new Promise<void>((ready, fail) => {
-    session = connection(
-      async () => {
-        ready();
-        await released;
-      },
-      { LogOutput: process.stderr },
-    );
-    session.catch(fail);
-  });
-  return new DaggerEngine(
-    async () => {
-      release();
-      await session.catch(() => {});
-    },
-    opts.cache ? undefined : opts.runId,
-  );
+  const { release } = await openSession();
+  return new DaggerEngine(release, opts.settings, opts.cache ? undefined : opts.runId);
 }

@@ -1,20 +1,18 @@
 /**
- * Containers of a run: created with the run's label, filled (source as a tar stream, never a bind mount),
- * started, and a step at a time through `docker exec`.
+ * Containers of a run: created with the run's label, filled through the client (source and files as tar
+ * streams, never a bind mount, so the daemon may be remote), started, and a step at a time through `docker exec`.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { ContainerSpec, RunSpec, Secret, Step, StepResult } from "../../engine.js";
-import { DOCKER_SOCKET } from "../../lib/docker-bin.js";
 import { start } from "../../lib/process.js";
 import { CACHE_LABEL, type DockerCli, RUN_LABEL, slug } from "./cli.js";
 
 /** What the containers of one run share: the client, the run's id and network, its secret files. */
 export class Containers {
   private seq = 0;
-  private network?: Promise<string>;
   /** Private temp dir for secret values, made on first use; the engine removes it on close. */
   secretDir?: string;
   closed = false;
@@ -30,8 +28,8 @@ export class Containers {
     return `codex-ci-${this.runId}-${slug(what).slice(0, 40)}-${this.seq}`;
   }
 
-  /** A host file holding the secret, for a read-only bind mount (a value goes to a private temp dir). */
-  private secretFile(s: Secret): string {
+  /** A host file holding the secret, for `docker build --secret src=…`, which the client reads. */
+  buildSecretFile(s: Secret): string {
     if (s.file !== undefined) return resolve(s.file);
     this.secretDir ??= mkdtempSync(join(tmpdir(), "codex-ci-secrets-"));
     const path = join(this.secretDir, `${slug(s.name)}-${randomBytes(4).toString("hex")}`);
@@ -39,21 +37,14 @@ export class Containers {
     return path;
   }
 
-  /** A secret file for `docker build --secret src=…`. */
-  buildSecretFile(s: Secret): string {
-    return this.secretFile(s);
-  }
-
-  /** The run's user-defined network, created on first use. */
-  private net(): Promise<string> {
-    this.network ??= (async () => {
-      const name = `codex-ci-${this.runId}`;
-      await this.docker.must(["network", "create", "--label", `${RUN_LABEL}=${this.runId}`, name], {
-        kind: "short",
-      });
-      return name;
-    })();
-    return this.network;
+  /** A user-defined network of the run, for one container and its services. */
+  async network(what: string): Promise<string> {
+    if (this.closed) throw new Error(`${what}: the run is closing`);
+    const name = this.nameFor(`net-${what}`);
+    await this.docker.must(["network", "create", "--label", `${RUN_LABEL}=${this.runId}`, name], {
+      kind: "short",
+    });
+    return name;
   }
 
   /** Creates a labelled cache volume once (idempotent), so it is known as ours and persists. */
@@ -71,12 +62,18 @@ export class Containers {
     spec: ContainerSpec,
     what: string,
     cmd: string[],
-    extra: { useEntrypoint?: boolean; hostname?: string } = {},
+    extra: {
+      useEntrypoint?: boolean;
+      hostname?: string;
+      network?: string;
+      runtime?: string[];
+    } = {},
   ): Promise<string> {
     if (this.closed) throw new Error(`${what}: the run is closing`);
     const name = this.nameFor(what);
     const args = ["create", "--name", name, "--label", `${RUN_LABEL}=${this.runId}`];
     if (spec.platform) args.push("--platform", spec.platform);
+    if (spec.user) args.push("--user", spec.user);
     const workdir = spec.workdir ?? spec.source?.to;
     if (workdir) args.push("--workdir", workdir);
     for (const [k, v] of Object.entries(spec.env ?? {})) args.push("--env", `${k}=${v}`);
@@ -86,34 +83,54 @@ export class Containers {
       secretEnv[k] = s.value ?? readFileSync(resolve(s.file), "utf8").trimEnd();
       args.push("--env", k);
     }
-    for (const [path, s] of Object.entries(spec.secretFiles ?? {}))
-      args.push("--mount", `type=bind,src=${this.secretFile(s)},dst=${path},readonly`);
-    for (const f of spec.files ?? [])
-      args.push("--mount", `type=bind,src=${resolve(f.from)},dst=${f.to},readonly`);
     for (const [path, vol] of Object.entries(spec.caches ?? {})) {
       await this.cacheVolume(vol);
       args.push("--mount", `type=volume,src=${vol},dst=${path}`);
     }
-    if (spec.services?.length || extra.hostname) args.push("--network", await this.net());
-    else if (spec.hostNetwork) args.push("--network", "host");
-    for (const p of spec.hostPaths ?? []) args.push("--mount", `type=bind,src=${p},dst=${p}`);
+    if (extra.network) args.push("--network", extra.network);
     if (extra.hostname) args.push("--network-alias", extra.hostname, "--hostname", extra.hostname);
-    if (spec.dockerSocket)
-      args.push("--mount", `type=bind,src=${DOCKER_SOCKET},dst=${DOCKER_SOCKET}`);
+    args.push(...(extra.runtime ?? []));
     const [bin, ...rest] = cmd;
     if (extra.useEntrypoint || !bin) args.push(spec.image, ...cmd);
     else args.push("--entrypoint", bin, spec.image, ...rest);
     if (this.closed) throw new Error(`${what}: the run is closing`);
     await this.docker.must(args, { env: secretEnv, kind: "short" });
-    if (spec.source)
-      await this.copySource(
-        name,
-        spec.source.from ?? ".",
-        spec.source.to,
-        spec.source.exclude ?? [],
-      );
-    await this.docker.must(["start", name], { kind: "short" });
+    try {
+      for (const f of spec.files ?? []) await this.copyFile(name, f.from, f.to);
+      const src = spec.source;
+      if (src) await this.copySource(name, src.from ?? ".", src.to, src.exclude ?? []);
+      await this.docker.must(["start", name], { kind: "short" });
+    } catch (e) {
+      await this.remove(name);
+      throw e;
+    }
     return name;
+  }
+
+  /**
+   * Copies one host file to `to` in the container (parents made as needed), as a tar stream through the
+   * client: the daemon may be on another machine, so nothing is bind-mounted.
+   */
+  async copyFile(name: string, from: string, to: string): Promise<void> {
+    const abs = resolve(from);
+    const tar = start([
+      "tar",
+      "-C",
+      dirname(abs),
+      "--dereference",
+      "--owner=0",
+      "--group=0",
+      "--transform",
+      `s|.*|${to.replace(/^\/+/, "")}|`,
+      "-cf",
+      "-",
+      basename(abs),
+    ]);
+    const r = await tar.pipe(this.docker.start(["cp", "-", `${name}:/`]));
+    if (r.exitCode !== 0)
+      throw new Error(
+        `copying ${from} to ${to} in ${name} failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`,
+      );
   }
 
   /** Copies a host directory into the container as a tar stream (works before start, so services get it too). */

@@ -15,8 +15,6 @@ import type {
   PublishOptions,
   RunResult,
   RunSpec,
-  ServiceHandle,
-  ServiceSpec,
   StepResult,
 } from "../../engine.js";
 import { StepFailed } from "../errors.js";
@@ -25,6 +23,8 @@ import { removeRun } from "./cleanup.js";
 import { DockerCli, slug } from "./cli.js";
 import { Containers } from "./container.js";
 import { localDockerClient } from "./docker-client.js";
+import { startReaper } from "./reaper.js";
+import { type StartedService, startService } from "./services.js";
 import { cachedPrefix, commit, pruneSnapshots, snapshotTags } from "./step-cache.js";
 
 export { CACHE_LABEL, RUN_LABEL } from "./cli.js";
@@ -33,7 +33,7 @@ export { SNAPSHOT_LABEL, SNAPSHOT_REPO } from "./step-cache.js";
 /** The Docker engine for one pipeline run. */
 class DockerEngine implements Engine {
   readonly name = "docker" as const;
-  readonly capabilities = { multiPlatformExport: false };
+  readonly capabilities = { multiPlatformExport: false, loadsImages: true };
   private readonly docker: DockerCli;
   private readonly containers: Containers;
   private readonly buildTags = new Set<string>();
@@ -47,6 +47,7 @@ class DockerEngine implements Engine {
   ) {
     this.docker = new DockerCli(settings.dockerBin);
     this.containers = new Containers(this.docker, runId);
+    startReaper(settings.dockerBin, runId);
   }
 
   /**
@@ -71,9 +72,19 @@ class DockerEngine implements Engine {
       ...(done > 0 ? { image: tags[done - 1] as string } : {}),
       ...(done > setup.length || sourceLater ? { source: undefined } : {}),
     };
-    const name = await this.containers.start(from, spec.name, ["sleep", "86400"]);
+    const services: StartedService[] = [];
+    let network: string | undefined;
+    let name = "";
     let clean = true; // snapshot only while every step so far passed
     try {
+      if (spec.services?.length) {
+        network = await this.containers.network(spec.name);
+        for (const svc of spec.services)
+          services.push(await startService(this.docker, this.containers, svc, network, log));
+      }
+      name = await this.containers.start(from, spec.name, ["sleep", "86400"], {
+        ...(network ? { network } : {}),
+      });
       for (const [i, step] of all.entries()) {
         if (i < done) continue;
         if (i === setup.length && sourceLater) {
@@ -87,31 +98,19 @@ class DockerEngine implements Engine {
         if (r.exitCode !== 0 && !step.allowFailure)
           throw new StepFailed(spec.name, step.name, r.exitCode, `${r.stdout}\n${r.stderr}`);
         clean &&= r.exitCode === 0;
-        if (tags.length && clean) await commit(this.docker, name, spec.name, tags[i] as string);
+        if (i < tags.length && clean) await commit(this.docker, name, spec.name, tags[i] as string);
       }
       for (const [from, to] of Object.entries(spec.outputs ?? {}))
         await this.docker.must(["cp", `${name}:${from}`, to]);
       return { steps };
     } finally {
-      if (!this.containers.closed) await this.containers.remove(name);
+      if (!this.containers.closed) {
+        if (name) await this.containers.remove(name);
+        for (const svc of services) await svc.stop();
+        if (network) await this.docker.try(["network", "rm", network], { kind: "short" });
+      }
       if (tags.length) await pruneSnapshots(this.docker, spec.name, tags);
     }
-  }
-
-  /** Starts a service on the run's network, reachable by its hostname. */
-  async startService(spec: ServiceSpec): Promise<ServiceHandle> {
-    const name = await this.containers.start(spec, `svc-${spec.hostname}`, spec.args ?? [], {
-      hostname: spec.hostname,
-      ...(spec.useEntrypoint !== undefined ? { useEntrypoint: spec.useEntrypoint } : {}),
-    });
-    let stopped: Promise<void> | undefined;
-    return {
-      hostname: spec.hostname,
-      stop: () => {
-        stopped ??= this.containers.remove(name);
-        return stopped;
-      },
-    };
   }
 
   /** Builds one platform with BuildKit; the result is a run-scoped tag removed by close(). */

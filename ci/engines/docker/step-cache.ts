@@ -45,30 +45,31 @@ export async function sourceDigest(from: string, exclude: string[]): Promise<str
 }
 
 /**
- * The key of a run's starting point without its source, or undefined when it must not be cached: runs that
- * reach a daemon or services depend on more than their inputs, and secret env would be committed into images.
+ * The key of a run's starting point without its source, or undefined when it must not be cached: secret env
+ * would be committed into images.
  */
 async function baseKey(docker: DockerCli, spec: RunSpec): Promise<string | undefined> {
-  if (!spec.reuse || spec.dockerSocket || spec.services?.length || spec.secretEnv) return undefined;
+  if (!spec.reuse || spec.secretEnv) return undefined;
   const fileDigest = (f: string) => sha256(readFileSync(resolve(f)));
   return sha256(
     await docker.must(["image", "inspect", "--format", "{{.Id}}", spec.image]),
     JSON.stringify({
       v: 2,
       platform: spec.platform,
+      user: spec.user,
       workdir: spec.workdir,
       env: spec.env,
       caches: spec.caches,
       files: spec.files?.map((f) => [f.to, fileDigest(f.from)]),
-      secretFiles: Object.entries(spec.secretFiles ?? {}).map(([p, s]) => [
-        p,
-        s.file !== undefined ? fileDigest(s.file) : sha256(s.value),
-      ]),
+      services: spec.services,
     }),
   );
 }
 
-/** Each step's snapshot tag: everything before it, the source's content entering after the setup steps. */
+/**
+ * Each step's snapshot tag: everything before it, the source's content entering after the setup steps. With
+ * services only the setup steps are cached: what follows talks to them, so it depends on more than its inputs.
+ */
 export async function snapshotTags(
   docker: DockerCli,
   spec: RunSpec,
@@ -84,7 +85,8 @@ export async function snapshotTags(
   };
   const tags: string[] = [];
   let prev = base;
-  for (const [i, step] of all.entries()) {
+  const cacheable = spec.services?.length ? all.slice(0, setupCount) : all;
+  for (const [i, step] of cacheable.entries()) {
     if (i === setupCount) prev = sha256(prev, await source());
     prev = sha256(prev, JSON.stringify([step.args, step.env]));
     tags.push(`${SNAPSHOT_REPO}:${prev.slice(0, 40)}`);

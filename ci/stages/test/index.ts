@@ -2,39 +2,70 @@
  * test: the matrix of Node versions × test kinds, each cell `npm ci` + `npm run test:<kind>` in its own
  * container from node:<v>-bookworm-slim, cells in parallel up to --jobs, every failing cell reported.
  *
- * e2e cells use the host's Docker socket, not a docker:dind service: dind needs a privileged container and
- * an image no registry here serves, and it would see none of the offline images or the layer cache the host
- * already has. The host socket costs isolation, so e2e tests label and remove what they create. The source
- * sits at the host repo's own path, so bind mounts the tests ask the host daemon for resolve to the same files.
+ * e2e cells get a Docker daemon of their own: a docker:dind service the engine starts beside the cell,
+ * reached as DOCKER_HOST=tcp://docker:2375, with its /var/lib/docker in a cache volume. The same spec runs on
+ * both engines; the tests share nothing with the caller's daemon, files or network.
  */
-import { type MatrixCell, matrixCells } from "../../config.js";
-import type { RunSpec } from "../../engine.js";
+import { type MatrixCell, matrixCells, nodeImage, type PipelineConfig } from "../../config.js";
+import type { RunSpec, ServiceSpec } from "../../engine.js";
 import { summarize, timed } from "../../lib/cells.js";
 import { nodeContainer, npmCi, npmRun, toolSteps } from "../../lib/node-env.js";
+import { platformRef } from "../../lib/platform.js";
 import type { PlanContext, Stage, StageContext, StageResult } from "../../stage.js";
 
 /** "node22/unit". */
 export const cellName = (c: MatrixCell): string => `node${c.node}/${c.kind}`;
 
+/** Where an e2e cell's tests reach their Docker daemon. */
+export const DOCKER_HOST = "tcp://docker:2375";
+
+/**
+ * Images the e2e suites start from: the image's base (with the per-platform aliases offline hosts keep) and
+ * the monitoring images of the stack. The daemon service gets them loaded where it cannot pull them.
+ */
+function e2eImages(config: PipelineConfig): string[] {
+  const base = nodeImage(config, config.image.nodeVersion);
+  return [
+    base,
+    ...config.platforms.map((p) => platformRef(base, p)),
+    config.images.prometheus,
+    config.images.alertmanager,
+  ];
+}
+
+/** The Docker daemon of an e2e cell: docker:dind with TLS off on 2375, its data kept per cell. */
+export function dockerService(config: PipelineConfig, c: MatrixCell): ServiceSpec {
+  return {
+    hostname: "docker",
+    image: config.images.dind,
+    useEntrypoint: true,
+    privileged: true,
+    env: { DOCKER_TLS_CERTDIR: "" },
+    ports: [2375],
+    caches: { "/var/lib/docker": `codex-ci-dind-node${c.node}` },
+    ready: ["docker", "info"],
+    preload: e2eImages(config),
+  };
+}
+
 /** One cell's run: tools (cached apart from the source), then `npm ci` and the kind's tests over the source. */
 export function cellRun(ctx: PlanContext, c: MatrixCell): RunSpec {
+  const base = nodeContainer(ctx, c.node);
   const setup = toolSteps([
     ...ctx.config.test.packages,
     ...(c.kind === "e2e" ? ctx.config.test.e2ePackages : []),
   ]);
-  const steps = [npmCi, npmRun(`test:${c.kind}`)];
-  if (c.kind !== "e2e") return { name: cellName(c), ...nodeContainer(ctx, c.node), setup, steps };
-  const base = nodeContainer(ctx, c.node, ctx.root);
-  return {
+  const run: RunSpec = {
     name: cellName(c),
     ...base,
     setup,
-    steps,
-    dockerSocket: true,
-    // Docker-outside-of-docker: ports and /tmp bind mounts the tests ask the host daemon for resolve alike.
-    hostNetwork: true,
-    hostPaths: ["/tmp"],
-    env: { ...base.env, REQUIRE_DOCKER: "1" },
+    steps: [npmCi, npmRun(`test:${c.kind}`)],
+  };
+  if (c.kind !== "e2e") return run;
+  return {
+    ...run,
+    services: [dockerService(ctx.config, c)],
+    env: { ...base.env, DOCKER_HOST, REQUIRE_DOCKER: "1" },
   };
 }
 
@@ -62,11 +93,13 @@ async function run(ctx: StageContext): Promise<StageResult> {
             log: ctx.cellLog(spec.name),
             signal: abort.signal,
             started,
+            failed: () => {
+              if (ctx.options.failFast && !abort.signal.aborted) abort.abort();
+            },
           }),
         abort.signal,
       );
       if (value?.steps.every((s) => s.cached)) cell.detail = "cached";
-      if (cell.status === "failed" && ctx.options.failFast) abort.abort();
       return cell;
     }),
   );

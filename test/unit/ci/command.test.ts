@@ -40,6 +40,13 @@ test("a run: stages, lists and flags", () => {
   });
 });
 
+test("--registry goes to the stages as given", () => {
+  assert.is(
+    runOf(["build", "--push", "--registry", "ghcr.io/acme"]).options.registry,
+    "ghcr.io/acme",
+  );
+});
+
 test("doctor, images and help are commands of their own", () => {
   assert.equal(parseCommand(["doctor", "--fix"]), {
     kind: "doctor",
@@ -75,6 +82,10 @@ test("bad values, and flags of another command, are usage errors naming the flag
     [["images"], /only `images --offline` is supported/],
     [["--fix"], /--fix is not an option of a pipeline run/],
     [["doctor", "lint"], /doctor takes no stage names/],
+    [
+      ["build", "--registry", "https://bob:pw@ghcr.io/acme"],
+      /--registry: "https:\/\/\*\*\*@ghcr.io\/acme" is not host/,
+    ],
   ] as const)
     assert.throws(
       () => parseCommand([...bad]),

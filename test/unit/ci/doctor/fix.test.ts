@@ -51,6 +51,7 @@ esac; done`,
     node: `${local}/node:{version}-bookworm-slim`,
     prometheus: `${local}/prom/prometheus:v2.42.0`,
     alertmanager: `${local}/prom/alertmanager:v0.25.0`,
+    dind: `${local}/docker:28-dind`,
   };
   const lines: string[] = [];
   try {

@@ -87,6 +87,7 @@ test("the registry check asks only the configured registry host", async () => {
         node: `${local}/node:{version}-bookworm-slim`,
         prometheus: `${local}/prom/prometheus:v2.42.0`,
         alertmanager: `${local}/prom/alertmanager:v0.25.0`,
+        dind: `${local}/docker:28-dind`,
       },
     };
     const r = await registryCheck(ctx);
@@ -128,6 +129,9 @@ test("extra CA bundle: needed behind an intercepting TLS server, given or not by
     });
     assert.is(given.status, "ok");
     assert.match(given.found, /given: NODE_EXTRA_CA_CERTS=.*ca\.pem/);
+    // The Dagger engine pulls images outside any step: it needs the CA in its own directory.
+    assert.match(given.fix ?? "", /~\/\.config\/dagger\/ca-certificates\//);
+    assert.match(unset.fix ?? "", /dagger\/ca-certificates/);
     const wrong = await caCheck({
       ...base,
       env: { NODE_EXTRA_CA_CERTS: join(FIXTURES, "other-ca.pem") },

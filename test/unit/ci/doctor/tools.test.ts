@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { loadConfig } from "../../../ci/config.js";
+import { loadConfig } from "../../../../ci/config.js";
 import {
   activeLts,
   binaryCheck,

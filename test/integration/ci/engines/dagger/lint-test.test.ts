@@ -7,16 +7,25 @@ import * as assert from "uvu/assert";
 import { setWriter } from "../../../../../ci/lib/log.js";
 import { main } from "../../../../../ci/main.js";
 import { monitoringChecks } from "../../../../../ci/stages/lint/monitoring.js";
-import { type Answer, startRecorder } from "../../../../helpers/dagger-recorder.js";
+import {
+  type Answer,
+  HOLD,
+  type Recorder,
+  startRecorder,
+} from "../../../../helpers/dagger-recorder.js";
 
 const MARKER = `secret-marker-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), "dagger-contract-"));
 const caFile = join(dir, "ca.pem");
 writeFileSync(caFile, `-----BEGIN CERTIFICATE-----\n${MARKER}\n-----END CERTIFICATE-----\n`);
 
+/** The recorder of the pipeline running now, for answers that watch it. */
+let current: Recorder | undefined;
+
 /** Runs the CLI in-process against a fresh recorder; returns exit code, output and the recorded chains. */
 async function pipeline(args: string[], answer?: Answer) {
   const rec = await startRecorder(answer);
+  current = rec;
   const saved = { ...process.env };
   Object.assign(process.env, rec.env);
   let out = "";
@@ -51,7 +60,7 @@ test("the contract is recorded against the pinned SDK 0.21.9", () => {
   assert.is(sdk.version, "0.21.9");
 });
 
-test("lint: node image, source, npm cache volume, CA as secret file, execs in order", async () => {
+test("lint: node image, source, npm cache volume, CA as a plain file, execs in order", async () => {
   const { code, queries, chains, rec } = await pipeline(["lint"]);
   assert.is(code, 0);
   assert.is(rec.refused, 0);
@@ -65,8 +74,8 @@ test("lint: node image, source, npm cache volume, CA as secret file, execs in or
   for (const op of [
     'withDirectory(path: "/src", source: "<id:directory>")',
     'withMountedCache(path: "/root/.npm", cache: "<id:cacheVolume>")',
-    'withMountedSecret(path: "/run/secrets/npm_ca", source: "<id:setSecret>")',
-    'withEnvVariable(name: "NODE_EXTRA_CA_CERTS", value: "/run/secrets/npm_ca")',
+    'withFile(path: "/usr/local/share/codex-ci/ca.pem", source: "<id:file>")',
+    'withEnvVariable(name: "NODE_EXTRA_CA_CERTS", value: "/usr/local/share/codex-ci/ca.pem")',
     'withWorkdir(path: "/src")',
   ])
     assert.ok(lint.includes(op), `missing ${op}`);
@@ -84,6 +93,8 @@ test("lint: node image, source, npm cache volume, CA as secret file, execs in or
   assert.ok(at('"apt-get", "install"') < at('withDirectory(path: "/src"'), "apt before the source");
   assert.ok(at('withDirectory(path: "/src"') < at('"npm", "ci"'), "source before npm ci");
   assert.ok(lint[0] === "container", "no platform: lint runs on the host's platform");
+  // The CA bundle is uploaded as a file (no size limit), not through setSecret (128,000 bytes at most).
+  assert.ok(queries.includes(`{ host { file(path: "${caFile}") { id } } }`));
 });
 
 test("lint: monitoring checks run in the pinned Prometheus and Alertmanager images", async () => {
@@ -103,7 +114,7 @@ test("lint: monitoring checks run in the pinned Prometheus and Alertmanager imag
   }
 });
 
-test("test: one container per cell from node:<v>-bookworm-slim; e2e gets the host socket", async () => {
+test("test: one container per cell from node:<v>-bookworm-slim; e2e gets a docker:dind service, never a host socket", async () => {
   const { code, chains, out } = await pipeline(["test"]);
   assert.is(code, 0, out);
   for (const v of ["22", "24", "26"]) {
@@ -118,32 +129,54 @@ test("test: one container per cell from node:<v>-bookworm-slim; e2e gets the hos
       ),
     );
   }
+  assert.not.ok(
+    chains.some((c) => c.some((op) => op.startsWith("withUnixSocket"))),
+    "no test cell mounts a host socket",
+  );
   const e2e = longest(
     containersFrom(chains, "node:26-bookworm-slim").filter((c) =>
       execs(c).at(-1)?.includes("test:e2e"),
     ),
   );
+  for (const op of [
+    'withServiceBinding(alias: "docker", service: "<id:asService>")',
+    'withEnvVariable(name: "DOCKER_HOST", value: "tcp://docker:2375")',
+    'withEnvVariable(name: "REQUIRE_DOCKER", value: "1")',
+    'withWorkdir(path: "/src")',
+  ])
+    assert.ok(e2e.includes(op), `e2e cell: missing ${op}`);
+  const daemon = longest(containersFrom(chains, "docker:28-dind"));
+  assert.equal(daemon.slice(2), [
+    'withMountedCache(path: "/var/lib/docker", cache: "<id:cacheVolume>")',
+    'withEnvVariable(name: "DOCKER_TLS_CERTDIR", value: "")',
+    "withExposedPort(port: 2375)",
+    "asService(args: [], useEntrypoint: true, insecureRootCapabilities: true)",
+    "id",
+  ]);
   assert.ok(
-    e2e.includes('withUnixSocket(path: "/var/run/docker.sock", source: "<id:unixSocket>")'),
+    chains.some((c) => c.join(" ") === 'cacheVolume(key: "codex-ci-dind-node26") id'),
+    "the daemon's data in a cache volume of its own",
   );
   const unit = longest(containersFrom(chains, "node:22-bookworm-slim"));
   assert.not.ok(
-    unit.some((op) => op.startsWith("withUnixSocket")),
-    "only e2e cells get the socket",
+    unit.some((op) => op.startsWith("withServiceBinding")),
+    "only e2e cells get a daemon",
   );
 });
 
-test("secret plaintext appears only in setSecret, never in other queries or output", async () => {
+test("the CA bundle's content never goes through GraphQL or the output: it travels as a file", async () => {
   const { out, queries, rec } = await pipeline(["lint", "test", "--only", "unit"]);
   const raw = rec.queries.map((q) => q.query);
-  const withMarker = raw.filter((q) => q.includes(MARKER));
-  assert.ok(withMarker.length > 0, "the CA reached the engine");
-  assert.ok(
-    withMarker.every((q) => /^\s*(query\s*)?\{\s*setSecret\s*\(/.test(q)),
-    "plaintext outside setSecret",
+  assert.equal(
+    raw.filter((q) => q.includes(MARKER)),
+    [],
   );
   assert.not.ok(out.includes(MARKER));
-  assert.ok(queries.some((q) => q.includes("withMountedSecret")));
+  assert.not.ok(
+    queries.some((q) => q.includes("setSecret")),
+    "no secret for a public CA bundle",
+  );
+  assert.ok(queries.some((q) => q.includes(`file(path: "${caFile}")`)));
 });
 
 test("failing cells are all reported and the run exits 1 naming the step", async () => {
@@ -157,6 +190,39 @@ test("failing cells are all reported and the run exits 1 naming the step", async
   assert.match(out, /node22\/unit: step "test:unit" failed with exit code 3/);
   assert.match(out, /2 of 4 failed: node20\/unit, node22\/unit/);
   assert.match(out, /node22\/integration\s+✔ passed/);
+});
+
+test("--fail-fast: the first failing cell cuts the running cells' queries, and queued cells never start", async () => {
+  const until = async (ok: () => boolean) => {
+    while (!ok()) await new Promise((r) => setTimeout(r, 20));
+  };
+  const answer: Answer = async (field, chain) => {
+    if (field !== "exitCode" || !chain.at(-1)?.includes('"test:unit"')) return undefined;
+    // node 24 is still running its tests when node 22 fails; node 26 waits for a --jobs slot.
+    if (chain[1]?.includes("node:24")) return HOLD;
+    await until(() => (current?.held ?? 0) > 0);
+    return 3;
+  };
+  const guard = new Promise<never>((_, fail) =>
+    setTimeout(
+      () => fail(new Error("the held query was never cut: --fail-fast did not cancel")),
+      60_000,
+    ).unref(),
+  );
+  const { code, out, rec, chains } = await Promise.race([
+    pipeline(["test", "--node", "22,24,26", "--only", "unit", "--fail-fast", "-j", "2"], answer),
+    guard,
+  ]);
+  assert.is(code, 1, out);
+  assert.is(rec.cut, 1, "node24's in-flight query was cut off");
+  assert.match(out, /test node22\/unit\s+✘ failed/);
+  assert.match(out, /test node24\/unit\s+– skipped\s+\S+\s+cancelled/);
+  assert.match(out, /test node26\/unit\s+– skipped\s+\S+\s+cancelled/);
+  assert.equal(
+    containersFrom(chains, "node:26-bookworm-slim"),
+    [],
+    "node26 never reached the engine",
+  );
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -283,19 +283,36 @@ test("window", async () => {
 
 dockerTest(
   test,
-  "an e2e cell reaches the host daemon, with the source at the host path",
+  "an e2e cell gets a Docker daemon of its own as a service, shares nothing with the host's, and leaves nothing",
   async () => {
     const dir = fixture(passing);
     const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-    // The daemon answers through the mounted socket and the cell's working directory is the host path.
-    pkg.scripts["test:e2e"] =
-      `docker version --format 'server {{.Server.Version}}' && test "$PWD" = "${dir}"`;
+    // The daemon answers at tcp://docker:2375, is not the host's (another ID), and runs containers from the
+    // preloaded base image; no host socket and no host path are in the cell.
+    const hostId = spawnSync("docker", ["info", "--format", "{{.ID}}"], {
+      encoding: "utf8",
+    }).stdout.trim();
+    pkg.scripts["test:e2e"] = [
+      'test "$DOCKER_HOST" = tcp://docker:2375',
+      "test ! -e /var/run/docker.sock",
+      `test "$(docker info --format '{{.ID}}')" != "${hostId}"`,
+      "docker version --format 'server {{.Server.Version}}'",
+      "docker run --rm node:26-bookworm-slim node -e 'console.log(\"inner container ran\")'",
+    ].join(" && ");
     writeFileSync(join(dir, "package.json"), `${JSON.stringify(pkg, null, 2)}\n`);
     const run = cli(dir, ["test", "--node", "26", "--only", "e2e"]);
     const code = await run.done;
-    assert.is(code, 0, run.output().slice(-2000));
-    assert.match(run.output(), /\[test node26\/e2e\] server \d+\.\d+/);
-    assert.is(leftovers(runIdOf(run.output())), "");
+    const out = run.output();
+    assert.is(code, 0, out.slice(-3000));
+    assert.match(out, /\[test node26\/e2e\] server \d+\.\d+/);
+    assert.match(out, /\[test node26\/e2e\] inner container ran/);
+    assert.match(
+      out,
+      /service docker: .*(--privileged|SYS_ADMIN)/,
+      "says how the daemon got its rights",
+    );
+    assert.match(out, /service docker: (loaded .*docker save \| docker load|no image to load)/);
+    assert.is(leftovers(runIdOf(out)), "");
   },
 );
 
