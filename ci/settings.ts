@@ -1,9 +1,10 @@
 /** The environment, read once at the top: what stages, engines and the summary are told about it. */
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { EngineSettings } from "./engine.js";
 import { chooseDockerBin } from "./lib/docker-bin.js";
 import type { Settings } from "./stage.js";
+import { STACK_SECRETS, STACK_VARIABLES } from "./stages/deploy/compose.js";
 
 /** A setting that cannot work (an unreadable CA file): exit 2. */
 export class SettingsError extends Error {
@@ -34,6 +35,17 @@ function caFileOf(file: string, from: string): string {
   return resolve(file);
 }
 
+/** A secret read from a file on the caller's disk (it goes to the daemon as a value); errors name the file, never the content. */
+function secretFileOf(file: string, from: string): string {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch (e) {
+    throw new SettingsError(
+      `${from}: cannot read "${file}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
+}
+
 /** Reads the settings from `env`; `caFile` is `--ca-file`, which wins over NODE_EXTRA_CA_CERTS. */
 export async function readSettings(env: NodeJS.ProcessEnv, caFile?: string): Promise<RunSettings> {
   const ca = caFile
@@ -48,7 +60,18 @@ export async function readSettings(env: NodeJS.ProcessEnv, caFile?: string): Pro
       `CODEX_CI_RUN_ID: "${runId}" is not 1 to 40 lowercase letters, digits and dashes`,
     );
   const stackSecrets: Record<string, string> = {};
-  if (env.GITHUB_TOKEN) stackSecrets.GITHUB_TOKEN = env.GITHUB_TOKEN;
+  for (const k of STACK_SECRETS) if (env[k]) stackSecrets[k] = env[k];
+  if (!stackSecrets.ALERT_SLACK_WEBHOOK_URL && env.ALERT_SLACK_WEBHOOK_URL_FILE)
+    stackSecrets.ALERT_SLACK_WEBHOOK_URL = secretFileOf(
+      env.ALERT_SLACK_WEBHOOK_URL_FILE,
+      "ALERT_SLACK_WEBHOOK_URL_FILE",
+    );
+  // Set but empty counts: an empty host port is one the daemon picks.
+  const stackEnv: Record<string, string> = {};
+  for (const k of STACK_VARIABLES) {
+    const v = env[k];
+    if (v !== undefined) stackEnv[k] = v;
+  }
   return {
     stages: {
       ...(ca ? { caFile: ca } : {}),
@@ -68,7 +91,9 @@ export async function readSettings(env: NodeJS.ProcessEnv, caFile?: string): Pro
         passwordFile: set(env.CODEX_REGISTRY_PASSWORD_FILE),
       },
       ...(env.COMPOSE_PROJECT_NAME ? { composeProject: env.COMPOSE_PROJECT_NAME } : {}),
+      ...(env.DOCKER_CONTEXT && !env.DOCKER_HOST ? { dockerContext: env.DOCKER_CONTEXT } : {}),
       stackSecrets,
+      stackEnv,
     },
     engine: {
       dockerBin: await chooseDockerBin(env),

@@ -73,6 +73,10 @@ export interface Settings {
   composeProject?: string;
   /** Secrets the compose stack receives from the caller's environment (GITHUB_TOKEN), when set. */
   stackSecrets: Record<string, string>;
+  /** Plain variables the compose stack reads (ports, bind address, images), as set in the caller's environment. */
+  stackEnv?: Record<string, string>;
+  /** `DOCKER_CONTEXT` (when DOCKER_HOST is unset): docker-compose v1 honours only its `--context` flag. */
+  dockerContext?: string;
 }
 
 /** Everything a stage gets. `config` already has the CLI's overrides (--node, --platform) applied. */

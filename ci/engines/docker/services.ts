@@ -8,12 +8,18 @@ import type { ServiceSpec } from "../../engine.js";
 import type { DockerCli } from "./cli.js";
 import type { Containers } from "./container.js";
 
-/** What a nested Docker daemon needs when --privileged cannot be had. */
+/**
+ * What a nested Docker daemon needs when --privileged cannot be had. SYS_PTRACE: without it the nested runc
+ * cannot join the namespaces of a container running as non-root ("error executing setns process"), so
+ * `docker exec`, and every healthcheck, fails for the app (user codex).
+ */
 export const NESTED_DAEMON_FLAGS = [
   "--cap-add",
   "SYS_ADMIN",
   "--cap-add",
   "NET_ADMIN",
+  "--cap-add",
+  "SYS_PTRACE",
   "--security-opt",
   "seccomp=unconfined",
   "--security-opt",
@@ -62,7 +68,7 @@ export async function startService(
       const why = (e as Error).message;
       if (!PRIVILEGE_REFUSED.test(why)) throw e;
       log(
-        `service ${spec.hostname}: --privileged refused here (${why.split(" | ")[0]}); using SYS_ADMIN and NET_ADMIN, seccomp, apparmor and systempaths unconfined, /sys/fs/cgroup read-write`,
+        `service ${spec.hostname}: --privileged refused here (${why.split(" | ")[0]}); using SYS_ADMIN, NET_ADMIN and SYS_PTRACE, seccomp, apparmor and systempaths unconfined, /sys/fs/cgroup read-write`,
       );
       name = await start(NESTED_DAEMON_FLAGS);
     }

@@ -1,7 +1,8 @@
 /**
  * deploy: the compose stack with the image just built, health-gated, with rollback to the previous tag
  * (rollout.ts). `--env <name>` layers docker/environments/<name>.yaml on the compose file; `--down` tears the
- * stack down, keeping named volumes unless `--volumes`, and needs no other stage.
+ * stack down, keeping named volumes unless `--volumes`, and needs no other stage. The daemon is whichever the
+ * engine's `DockerClient` reaches (DOCKER_HOST, a docker context): nothing assumes it shares this disk.
  */
 import { join } from "node:path";
 import type { Secret } from "../../engine.js";
@@ -16,7 +17,7 @@ import type {
 import type { BuildOutput } from "../build/index.js";
 import { readManifest } from "../build/manifest.js";
 import type { ScanOutput } from "../scan/index.js";
-import { type ComposeProject, composeArgs, detectCompose } from "./compose.js";
+import { type ComposeProject, composeArgs, composeFor, detectCompose } from "./compose.js";
 import {
   checkFitsHost,
   ENVIRONMENTS_DIR,
@@ -38,7 +39,7 @@ export function projectName(ctx: Pick<PlanContext, "settings">, env: string): st
 function project(ctx: PlanContext, bin: string[]): ComposeProject {
   const env = envName(ctx.options);
   return {
-    bin,
+    bin: composeFor(bin, ctx.settings.dockerContext),
     project: projectName(ctx, env),
     files: [ctx.config.deploy.composeFile, join(ENVIRONMENTS_DIR, `${env}.yaml`)],
   };
@@ -55,6 +56,8 @@ async function describe(ctx: PlanContext): Promise<Job[]> {
       lines: ctx.options.down
         ? [`${args("down", "--remove-orphans", ...(ctx.options.volumes ? ["--volumes"] : []))}`]
         : [
+            `docker load of the build's tarball when the daemon lacks ${ctx.config.image.name}:sha-<short>`,
+            `${args("build")}  (the config images, built by the daemon from the uploaded context)`,
             `${args("up", "-d", "--remove-orphans")}  (CODEX_IMAGE=${ctx.config.image.name}:sha-<short>)`,
             `wait healthy (${ctx.config.deploy.timeoutSeconds}s), check ${ctx.config.deploy.healthUrl} and the Prometheus target, else roll back`,
           ],
@@ -77,7 +80,13 @@ async function run(
   });
   const compose = project(ctx, await detectCompose(docker));
   if (ctx.options.down) {
-    await down({ docker, compose, volumes: ctx.options.volumes, log: ctx.log });
+    await down({
+      docker,
+      compose,
+      volumes: ctx.options.volumes,
+      log: ctx.log,
+      env: ctx.settings.stackEnv ?? {},
+    });
     return {
       status: "passed",
       detail: `${compose.project} down${ctx.options.volumes ? ", volumes removed" : ", named volumes kept"}`,
@@ -102,6 +111,7 @@ async function run(
     timeoutMs: ctx.config.deploy.timeoutSeconds * 1000,
     healthUrl: ctx.config.deploy.healthUrl,
     ...(native?.tarball ? { tarball: join(ctx.root, native.tarball) } : {}),
+    env: ctx.settings.stackEnv ?? {},
     stateFile: stateFile(ctx.root, compose.project),
     log: ctx.log,
   });

@@ -1,9 +1,11 @@
 /**
  * Health-gated compose deploy with rollback, on one host (the design's blue-green, 5.1, on
- * compose): load the image, `up -d` with the new tag, wait for every service to be healthy,
- * check the app's /health and that Prometheus scrapes it, record the tag. On failure print the
- * failing services' logs and healthcheck output and go back to the previous tag. Named volumes
- * are never removed here, so sessions and data survive deploys and rollbacks.
+ * compose): load the image, build the config images, `up -d` with the new tag, wait for every
+ * service to be healthy, check the app's /health and that Prometheus scrapes it, record the tag.
+ * On failure print the failing services' logs and healthcheck output and go back to the previous
+ * tag. Named volumes are never removed here, so sessions and data survive deploys and rollbacks.
+ * Everything goes through `DockerClient` to whichever daemon it reaches: files travel as build
+ * contexts and image tarballs, checks run through `docker exec`, so the daemon may be remote.
  */
 import { sleep } from "zx";
 import type { DockerClient, LineSink } from "../../engine.js";
@@ -24,6 +26,8 @@ export interface DeployOptions {
   healthUrl: string;
   /** Image tarball to `docker load` when the image is not in the daemon yet. */
   tarball?: string;
+  /** Variables every compose command gets (ports, bind address, base images; see STACK_VARIABLES). */
+  env?: Record<string, string>;
   stateFile: string;
   log: LineSink;
   /** Poll interval; default 2 s. */
@@ -53,11 +57,18 @@ async function must(
   return r.stdout;
 }
 
+/** The environment of a compose command: the stack's variables, and the image the app runs. */
+const composeEnv = (o: DeployOptions, image = o.image): Record<string, string> => ({
+  ...o.env,
+  CODEX_IMAGE: image,
+});
+
 /** Container IDs of the project (all services, or one). */
 async function containers(o: DeployOptions, service?: string): Promise<string[]> {
   const out = await must(
     o.docker,
     composeArgs(o.compose, "ps", "-q", ...(service ? [service] : [])),
+    composeEnv(o),
   );
   return out
     .split("\n")
@@ -77,36 +88,70 @@ async function currentImage(o: DeployOptions): Promise<string | undefined> {
   return app?.Config.Image;
 }
 
-/** Makes sure the daemon has the image, loading the tarball when given. */
+/**
+ * Makes sure the daemon has the image, loading the tarball when given (a remote daemon lacks what was built
+ * elsewhere). The tarball holds the build's own reference (Docker engine: a run-scoped tag; Dagger: an OCI
+ * image without one), so the loaded image is tagged as `o.image` for compose.
+ */
 async function ensureImage(o: DeployOptions): Promise<void> {
-  if ((await o.docker.exec(["docker", "image", "inspect", o.image])).exitCode === 0) return;
+  const has = async () =>
+    (await o.docker.exec(["docker", "image", "inspect", o.image])).exitCode === 0;
+  if (await has()) return;
   if (!o.tarball)
     throw new Error(
-      `deploy: image ${o.image} is not in the Docker daemon; run the build stage first`,
+      `deploy: image ${o.image} is not in the Docker daemon deployed to, and the build left no tarball to load; run the build stage first`,
     );
-  o.log(`loading ${o.tarball}`);
+  o.log(`loading ${o.tarball} (${o.image} is not in the daemon)`);
   const r = await o.docker.load(o.tarball);
   if (r.exitCode !== 0)
     throw new Error(
       `docker load of ${o.tarball} exited ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`,
     );
+  const loaded = loadedImages(r.stdout);
+  if (loaded[0] && loaded[0] !== o.image)
+    await must(o.docker, ["docker", "tag", loaded[0], o.image]);
+  if (!(await has()))
+    throw new Error(
+      `deploy: ${o.tarball} was loaded (${loaded.join(", ") || "no image reported"}) but ${o.image} is still not in the daemon`,
+    );
+}
+
+/** The references `docker load` reports: "Loaded image: <ref>" or "Loaded image ID: sha256:<id>". */
+export function loadedImages(stdout: string): string[] {
+  return [...stdout.matchAll(/^Loaded image(?: ID)?: (\S+)\s*$/gm)].map((m) => m[1] as string);
+}
+
+/** The last lines of a command's output, on one line. */
+const tail = (r: { stdout: string; stderr: string }): string =>
+  `${r.stderr}${r.stdout}`
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-4)
+    .join(" | ");
+
+/**
+ * `compose build`: the config images (Prometheus, Alertmanager, Grafana with their files copied in), built by
+ * the daemon deployed to from the uploaded context, so no service needs a bind mount of the caller's disk.
+ * Compose builds only services with a `build:` section; the app's image is the one given.
+ */
+async function buildConfig(o: DeployOptions, deadline: number): Promise<string | undefined> {
+  o.log("compose build (config images)");
+  const r = await o.docker.exec(composeArgs(o.compose, "build"), {
+    env: composeEnv(o),
+    timeoutMs: Math.max(deadline - Date.now(), 1000),
+  });
+  return r.exitCode === 0 ? undefined : `compose build failed (exit ${r.exitCode}): ${tail(r)}`;
 }
 
 /** `up -d` with the image, bounded by the deadline (compose may wait on depends_on); returns the problem, if any. */
 async function up(o: DeployOptions, image: string, deadline: number): Promise<string | undefined> {
   o.log(`compose up -d (${image})`);
   const r = await o.docker.exec(composeArgs(o.compose, "up", "-d", "--remove-orphans"), {
-    env: { CODEX_IMAGE: image },
+    env: composeEnv(o, image),
     timeoutMs: Math.max(deadline - Date.now(), 1000),
   });
-  if (r.exitCode === 0) return undefined;
-  const out = `${r.stderr}${r.stdout}`
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .slice(-4)
-    .join(" | ");
-  return `compose up failed (exit ${r.exitCode}): ${out}`;
+  return r.exitCode === 0 ? undefined : `compose up failed (exit ${r.exitCode}): ${tail(r)}`;
 }
 
 /** Waits until every service is ready, one fails for good, or time runs out. */
@@ -199,6 +244,22 @@ export async function deploy(o: DeployOptions): Promise<DeployOutcome> {
   const previous = (await currentImage(o)) ?? (await readState(o.stateFile))?.image;
   o.log(previous ? `previously deployed: ${previous}` : "no previous deployment");
   const deadline = Date.now() + o.timeoutMs;
+  const unbuilt = await buildConfig(o, deadline);
+  if (unbuilt) {
+    // Nothing was changed on the daemon: whatever ran before still runs.
+    o.log(`deploy of ${o.image} failed: ${unbuilt}`);
+    await recordDeploy(o.stateFile, base, previous ?? "", {
+      image: o.image,
+      at: new Date().toISOString(),
+      result: "failed",
+    });
+    return {
+      status: "failed",
+      image: o.image,
+      ...(previous ? { serving: previous } : {}),
+      detail: `${unbuilt}; the stack was left as it was`,
+    };
+  }
   let problem = await up(o, o.image, deadline);
   const ready = await waitReady(o, problem ? Date.now() : deadline);
   if (!ready.ok) {
@@ -235,14 +296,23 @@ export async function deploy(o: DeployOptions): Promise<DeployOutcome> {
   if (upAgain) o.log(upAgain);
   const back = await waitReady(o, backDeadline);
   if (!back.ok) await report(o, back.health, back.inspects);
-  await recordDeploy(o.stateFile, base, previous, { image: o.image, at, result: "rolled-back" });
-  return {
-    status: back.ok ? "rolled-back" : "failed",
+  // The record keeps `previous` as the image to go back to next time, and says whether it serves now.
+  await recordDeploy(o.stateFile, base, previous, {
     image: o.image,
-    serving: previous,
-    detail: back.ok
-      ? `${problem}; rolled back to ${previous}`
-      : `${problem}; rollback to ${previous} is not healthy either`,
+    at,
+    result: back.ok ? "rolled-back" : "rollback-failed",
+  });
+  if (back.ok)
+    return {
+      status: "rolled-back",
+      image: o.image,
+      serving: previous,
+      detail: `${problem}; rolled back to ${previous}`,
+    };
+  return {
+    status: "failed",
+    image: o.image,
+    detail: `${problem}; rollback to ${previous} is not healthy either${upAgain ? ` (${upAgain})` : ""}; nothing healthy serves`,
   };
 }
 
@@ -252,6 +322,7 @@ export async function down(o: {
   compose: ComposeProject;
   volumes: boolean;
   log: LineSink;
+  env?: Record<string, string>;
 }): Promise<void> {
   o.log(
     `compose down${o.volumes ? " --volumes (named volumes removed)" : " (named volumes kept)"}`,
@@ -260,6 +331,6 @@ export async function down(o: {
     o.docker,
     composeArgs(o.compose, "down", "--remove-orphans", ...(o.volumes ? ["--volumes"] : [])),
     // compose interpolates the file even to tear down; any image name will do.
-    { CODEX_IMAGE: "codex-father:down" },
+    { ...o.env, CODEX_IMAGE: "codex-father:down" },
   );
 }

@@ -7,14 +7,15 @@ import { writeJsonAtomic } from "../../lib/files.js";
 export interface DeployEvent {
   image: string;
   at: string;
-  result: "deployed" | "rolled-back" | "failed";
+  /** rollback-failed: the image failed and the previous one, brought back, was not healthy either. */
+  result: "deployed" | "rolled-back" | "rollback-failed" | "failed";
 }
 
 /** What the file holds. */
 export interface DeployState {
   project: string;
   environment: string;
-  /** The image now serving (after a rollback, the previous one). */
+  /** The image now serving (after a rollback, the previous one; after a failed rollback, the one to go back to). */
   image: string;
   /** Newest last, at most 20. */
   history: DeployEvent[];

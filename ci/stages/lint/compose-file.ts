@@ -1,7 +1,9 @@
 /**
  * Checks a compose file the way a reviewer would: every service has a healthcheck (or says why not in
  * `x-healthcheck-reason`), no published port binds to all interfaces unless asked, depends_on conditions
- * point at services that can become healthy, and there is no obsolete `version:` key.
+ * point at services that can become healthy, there is no obsolete `version:` key, and nothing bind-mounts a
+ * relative host path (a volume, or a `secrets:`/`configs:` file): that path is on the caller's disk, which a
+ * remote daemon does not have.
  *
  * Usage: npx tsx ci/stages/lint/compose-file.ts [--allow-public] [file ...]   (default docker/compose.yaml)
  * Variables are interpolated like compose does, from the environment. Exit 0 clean, 1 problems, 2 unreadable.
@@ -97,6 +99,21 @@ export function checkComposeText(
         `service ${name}: no healthcheck; add one, or say why in \`x-healthcheck-reason\``,
       );
     checkPorts(svc, name, opts.allowPublic ?? false, env, add);
+    checkBindMounts(svc, name, env, add);
+  }
+  for (const top of ["secrets", "configs"]) {
+    const section = root.get(top, true);
+    if (!isMap(section)) continue;
+    for (const item of section.items) {
+      const file = isMap(item.value) ? item.value.get("file", true) : undefined;
+      if (!isScalar(file)) continue;
+      const path = interpolate(String(file.value), env);
+      if (!path.startsWith("/"))
+        add(
+          file,
+          `${top.slice(0, -1)} ${String(isScalar(item.key) ? item.key.value : item.key)}: file "${path}" ${CALLER_PATH}; pass it through the environment or bake it into an image`,
+        );
+    }
   }
   // depends_on conditions that can never be met.
   for (const item of services.items) {
@@ -151,6 +168,40 @@ function checkPorts(
       add(
         p,
         `service ${name}: port "${shown}" binds to all interfaces; use 127.0.0.1 (or pass --allow-public)`,
+      );
+  }
+}
+
+const CALLER_PATH =
+  "is a path on the caller's disk, bind-mounted by compose, which a remote daemon does not have";
+
+/** True for a compose short-syntax volume source that is a relative host path ("./x", "../x", "~/x", "."). */
+export function relativeHostPath(source: string): boolean {
+  return source === "." || source === ".." || /^(\.{1,2}|~)\//.test(source) || source === "~";
+}
+
+/** Flags volumes that bind-mount a relative host path (short syntax `./x:/y`, or long syntax `type: bind`). */
+function checkBindMounts(
+  svc: YAMLMap,
+  name: string,
+  env: NodeJS.ProcessEnv,
+  add: (n: Node | null | undefined, message: string) => void,
+): void {
+  const volumes = svc.get("volumes", true);
+  if (!isSeq(volumes)) return;
+  for (const v of volumes.items as Node[]) {
+    let source: string;
+    if (isMap(v)) {
+      if (v.get("type") !== "bind") continue;
+      source = interpolate(String(v.get("source") ?? ""), env);
+    } else {
+      const spec = interpolate(String(isScalar(v) ? v.value : v), env);
+      source = spec.split(":")[0] ?? "";
+    }
+    if (relativeHostPath(source) || (isMap(v) && !source.startsWith("/")))
+      add(
+        v,
+        `service ${name}: volume source "${source}" ${CALLER_PATH}; ship files in an image (build:), a named volume or docker cp`,
       );
   }
 }

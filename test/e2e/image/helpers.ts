@@ -1,6 +1,8 @@
-/** Shared by the image and stack e2e suites: build the app image once per run, free ports, polling. */
+/**
+ * Shared by the image and stack e2e suites: build the app image once per run, polling, health. Remote-daemon
+ * safe: the image is built from an uploaded context, ports are published where test/helpers/docker.ts says.
+ */
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { $ } from "zx";
 
 /** Debian's client with BuildKit built in (the v28 client on PATH has no buildx). */
@@ -41,18 +43,6 @@ export async function buildImage(secretFile: string): Promise<void> {
   return built;
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
-}
-
 /** Polls `fn` until it returns a value other than undefined, or throws after `ms` with `what` and the last state. */
 export async function waitFor<T>(
   what: string,
@@ -83,4 +73,13 @@ export async function health(container: string): Promise<string> {
     nothrow: true,
   })`${DOCKER} inspect --format ${"{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}"} ${container}`;
   return r.stdout.trim();
+}
+
+/** The last healthcheck outputs of a container, for a failure message (a failing exec shows up only here). */
+export async function healthLog(container: string): Promise<string> {
+  const r = await $({
+    quiet: true,
+    nothrow: true,
+  })`${DOCKER} inspect --format ${"{{if .State.Health}}{{range .State.Health.Log}}exit {{.ExitCode}}: {{.Output}}\n{{end}}{{end}}"} ${container}`;
+  return r.stdout.trim().split("\n").slice(-3).join(" | ");
 }

@@ -8,12 +8,12 @@ import * as assert from "uvu/assert";
 import { $ } from "zx";
 import { contractMetrics, scrapedMetrics } from "../../../ci/stages/lint/dashboard.js";
 import { CA_BUNDLE } from "../../helpers/ca.js";
-import { dockerTest } from "../../helpers/docker.js";
+import { daemonAddress, dockerTest, publishedPort } from "../../helpers/docker.js";
 import {
   buildImage,
   DOCKER,
-  freePort,
   health,
+  healthLog,
   IMAGE,
   RUN_ID,
   SECRET_MARKER,
@@ -85,15 +85,16 @@ dockerTest(
   "runs read-only as non-root, becomes healthy, serves valid /metrics, stops quickly",
   async () => {
     await buildImage(secret);
-    const port = await freePort();
+    const daemon = daemonAddress();
     await q`${DOCKER} network create ${network}`;
-    // Read-only root; writable paths are tmpfs or (anonymous) volumes only.
-    await q`${DOCKER} run -d --name ${container} --network ${network} --read-only --tmpfs /tmp -v /app/.codex-father -v /app/data -v /app/logs --health-interval 2s --health-start-period 30s -p ${`127.0.0.1:${port}:9090`} ${IMAGE}`;
+    // Read-only root; writable paths are tmpfs or (anonymous) volumes only. The daemon picks the host port.
+    await q`${DOCKER} run -d --name ${container} --network ${network} --read-only --tmpfs /tmp -v /app/.codex-father -v /app/data -v /app/logs --health-interval 2s --health-start-period 30s -p ${`${daemon.bind}::9090`} ${IMAGE}`;
+    const port = publishedPort(container, 9090, DOCKER);
     const status = await waitFor("container healthy", 90_000, async () => {
       const s = await health(container);
       if (s === "unhealthy" || s === "exited")
         throw new Error(
-          `container is ${s}: ${(await $({ quiet: true, nothrow: true })`${DOCKER} logs --tail 20 ${container}`).stderr}`,
+          `container is ${s}; healthcheck: ${await healthLog(container)}; log: ${(await $({ quiet: true, nothrow: true })`${DOCKER} logs --tail 20 ${container}`).stderr}`,
         );
       return s === "healthy" ? s : undefined;
     });
@@ -108,7 +109,7 @@ dockerTest(
     })`${DOCKER} exec ${container} touch /app/dist/probe`;
     assert.is.not(write.exitCode, 0, "root filesystem should be read-only");
 
-    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    const res = await fetch(`http://${daemon.dial}:${port}/metrics`);
     assert.is(res.status, 200);
     const body = await res.text();
     const check = await $({ quiet: true, nothrow: true, input: body })`promtool check metrics`;

@@ -1,11 +1,10 @@
 /**
  * E2E on the Docker engine: `build` for amd64 and arm64 (arm64 under qemu), the push path against
- * a real local registry, and `scan` with the test scanner image. The app image is built once and
- * reused; everything made is named with this run's id and removed after the suite.
+ * a real registry running on the daemon under test, and `scan` with the test scanner image. The app image
+ * is built once and reused; everything made is named with this run's id and removed after the suite.
+ * Nothing assumes the daemon shares this machine's disk or network (files go in with `docker cp`).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -30,6 +29,7 @@ import {
   sharedBuild,
   tempRoot,
 } from "./harness.js";
+import { startRegistry } from "./registry.js";
 
 let e: Engine;
 let config: PipelineConfig;
@@ -70,6 +70,11 @@ dockerTest(
         `${arch} tarball`,
       );
     }
+    // The record names each tarball: scan reads them, and deploy loads one into a daemon that lacks the image.
+    assert.equal(
+      manifest.platforms.map((p) => p.tarball),
+      ["amd64", "arm64"].map((arch) => `reports/images/${config.image.name}-${arch}.tar`),
+    );
     for (const tag of manifest.tags)
       assert.is(
         docker("image", "inspect", "--format", "{{.Architecture}}", `${config.image.name}:${tag}`),
@@ -98,74 +103,49 @@ const nodeArch = (ref: string): string =>
     'require("zx") && require("prom-client") && process.arch',
   );
 
-/** Waits until something listens on 127.0.0.1:port. */
-async function listening(port: number, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = connect(port, "127.0.0.1", () => {
-        s.destroy();
-        r(true);
-      }).on("error", () => r(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`nothing listens on 127.0.0.1:${port}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 dockerTest(
   test,
-  "build --push: per-arch images and a manifest list in a local registry; arm64 pulls and runs",
+  "build --push: per-arch images and a manifest list in a registry on the daemon; arm64 pulls and runs",
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), `codex-e2e-registry-${id}-`));
-    writeFileSync(
-      join(dir, "config.yml"),
-      `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:5000\n`,
-    );
-    const registry: ChildProcess = spawn(
-      "/usr/bin/docker-registry",
-      ["serve", join(dir, "config.yml")],
-      { stdio: "ignore" },
-    );
-    const stop = () => {
-      registry.kill("SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
-    };
-    onCleanup(stop);
+    const registry = await startRegistry();
     try {
-      await listening(5000, 15_000);
-      const pushRoot = tempRoot();
-      const ctx = context(
-        e,
-        { ...config, image: { ...config.image, tags: ["sha"] } },
-        pushRoot,
-        { push: true },
-        { registry: { repository: "127.0.0.1:5000" } },
-      );
-      const result = await build.run(ctx);
-      assert.is(result.status, "passed", `${result.detail}\n${ctx.lines.slice(-30).join("\n")}`);
-      const pushed: BuildManifest = JSON.parse(
-        readFileSync(join(pushRoot, "reports/build.json"), "utf8"),
-      );
-      const ref = `127.0.0.1:5000/${config.image.name}:${pushed.deployTag}`;
-      onCleanup(() => removeImages(`127.0.0.1:5000/${config.image.name}`));
-      assert.match(
-        pushed.published[0] ?? "",
-        new RegExp(`^${ref.replace(/[.]/g, "\\.")}@sha256:[0-9a-f]{64}$`),
-      );
-      const list = JSON.parse(docker("manifest", "inspect", "--insecure", ref)) as {
-        manifests: { platform: { architecture: string } }[];
-      };
-      assert.equal(list.manifests.map((m) => m.platform.architecture).sort(), ["amd64", "arm64"]);
-      docker("pull", "--quiet", "--platform", "linux/arm64", ref);
-      assert.is(docker("image", "inspect", "--format", "{{.Architecture}}", ref), "arm64");
-      assert.is(nodeArch(ref), "arm64");
+      // The registry dying mid-push fails the test with its logs, not with a timeout or a misleading error.
+      await Promise.race([pushAndPull(registry.address), registry.died]);
     } finally {
-      stop();
+      await registry.stop();
     }
   },
 );
+
+/** Pushes with the build stage to `address` and checks the manifest list, then pulls and runs arm64. */
+async function pushAndPull(address: string): Promise<void> {
+  const pushRoot = tempRoot();
+  const ctx = context(
+    e,
+    { ...config, image: { ...config.image, tags: ["sha"] } },
+    pushRoot,
+    { push: true },
+    { registry: { repository: address } },
+  );
+  const result = await build.run(ctx);
+  assert.is(result.status, "passed", `${result.detail}\n${ctx.lines.slice(-30).join("\n")}`);
+  const pushed: BuildManifest = JSON.parse(
+    readFileSync(join(pushRoot, "reports/build.json"), "utf8"),
+  );
+  const ref = `${address}/${config.image.name}:${pushed.deployTag}`;
+  onCleanup(() => removeImages(`${address}/${config.image.name}`));
+  assert.match(
+    pushed.published[0] ?? "",
+    new RegExp(`^${ref.replace(/[.]/g, "\\.")}@sha256:[0-9a-f]{64}$`),
+  );
+  const list = JSON.parse(docker("manifest", "inspect", "--insecure", ref)) as {
+    manifests: { platform: { architecture: string } }[];
+  };
+  assert.equal(list.manifests.map((m) => m.platform.architecture).sort(), ["amd64", "arm64"]);
+  docker("pull", "--quiet", "--platform", "linux/arm64", ref);
+  assert.is(docker("image", "inspect", "--format", "{{.Architecture}}", ref), "arm64");
+  assert.is(nodeArch(ref), "arm64");
+}
 
 /** Builds the test scanner image with one fixture baked in. */
 function fakeScanner(fixture: string): string {
@@ -273,23 +253,27 @@ dockerTest(
 
 dockerTest(test, "the test scanner refuses a file that is not an image archive", async () => {
   const dir = mkdtempSync(join(tmpdir(), `codex-e2e-bad-${id}-`));
+  const name = `codex-e2e-badtar-${id}`;
   try {
     writeFileSync(join(dir, "bad.tar"), "not a tarball at all".repeat(100));
-    const r = dockerTry(
-      "run",
-      "--rm",
-      "-v",
-      `${dir}:/in:ro`,
-      `${FAKE}-clean`,
+    // The file goes in with docker cp: the daemon may not see this machine's disk.
+    docker(
+      "create",
+      "--name",
+      name,
+      fakeScanner("clean"),
       "image",
       "--input",
-      "/in/bad.tar",
+      "/tmp/bad.tar",
       "--format",
       "json",
     );
-    assert.is(r.status, 1);
+    docker("cp", join(dir, "bad.tar"), `${name}:/tmp/bad.tar`);
+    const r = dockerTry("start", "--attach", name);
+    assert.is(r.status, 1, r.out);
     assert.match(r.out, "not a tar archive");
   } finally {
+    dockerTry("rm", "-f", name);
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -69,7 +69,13 @@ test("dependabot keeps actions, npm and the Dockerfiles' base images current", (
     (config.updates ?? []).map((u) => u["package-ecosystem"]),
     ["github-actions", "npm", "docker"],
   );
-  assert.equal(dockerfileDirs().sort(), [".devcontainer", "docker"]);
+  assert.equal(dockerfileDirs().sort(), [
+    ".devcontainer",
+    "docker",
+    "docker/alertmanager",
+    "docker/grafana",
+    "docker/prometheus",
+  ]);
 });
 
 test("@types/node stays on the oldest supported line: its majors are ignored", () => {
@@ -89,9 +95,11 @@ test("the check catches a missing ecosystem, a wrong directory and an uncovered 
   assert.ok(dependabotProblems(without("github-actions")).includes("github-actions is missing"));
   assert.ok(dependabotProblems(without("npm")).includes("npm is missing"));
   assert.ok(dependabotProblems(without("docker")).includes("docker is missing"));
-  const narrowed = parse(text.replace("[/docker, /.devcontainer]", "[/docker]")) as Dependabot;
+  const narrowed = parse(
+    text.replace("/prometheus, /.devcontainer]", "/prometheus]"),
+  ) as Dependabot;
   assert.equal(dependabotProblems(narrowed), ["docker: /.devcontainer/Dockerfile is not covered"]);
-  const moved = parse(text.replace("[/docker, /.devcontainer]", "[/ci, /.devcontainer]"));
+  const moved = parse(text.replace("[/docker, ", "[/ci, "));
   assert.equal(dependabotProblems(moved), [
     "docker: nothing to update in /ci",
     "docker: /docker/Dockerfile is not covered",

@@ -4,6 +4,7 @@ import {
   checkComposeText,
   interpolate,
   portHostIp,
+  relativeHostPath,
 } from "../../../../../ci/stages/lint/compose-file.js";
 
 const test = suite("compose check");
@@ -79,6 +80,57 @@ test("a variable that resolves to 0.0.0.0 is caught, unless public ports are all
   assert.is(checkComposeText(text, "c", { env: { BIND: "0.0.0.0" } }).length, 1);
   assert.is(checkComposeText(text, "c", { env: { BIND: "0.0.0.0" }, allowPublic: true }).length, 0);
   assert.is(checkComposeText(text, "c", { env: {} }).length, 0);
+});
+
+test("relativeHostPath tells a caller-relative path from a named volume or a daemon-host path", () => {
+  for (const p of [".", "..", "./x", "../x/y", "~", "~/x"]) assert.ok(relativeHostPath(p), p);
+  for (const p of ["data", "prometheus-data", "/var/run/docker.sock", ".hidden", "x/./y"])
+    assert.not.ok(relativeHostPath(p), p);
+});
+
+test("relative host bind mounts and relative secret files are reported with their line; named volumes and absolute paths pass", () => {
+  const text = `services:
+  prom:
+    image: p
+    healthcheck: { test: ["CMD", "true"] }
+    volumes:
+      - ./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro
+      - prometheus-data:/prometheus
+      - /var/run/docker.sock:/var/run/docker.sock
+      - \${CONF_DIR:-../conf}:/conf
+      - type: bind
+        source: grafana
+        target: /g
+      - type: bind
+        source: /srv/abs
+        target: /a
+      - type: volume
+        source: named
+        target: /n
+secrets:
+  hook:
+    file: \${HOOK_FILE:-./hook.txt}
+  abs:
+    file: /run/hook
+`;
+  const problems = checkComposeText(text, "c.yaml", { env: {} });
+  const lines = problems.map((p) => `${p.line}: ${p.message}`).join("\n");
+  assert.match(
+    lines,
+    /^6: service prom: volume source "\.\/prometheus\/prometheus\.yml" is a path on the caller's disk/m,
+  );
+  assert.match(
+    lines,
+    /^9: service prom: volume source "\.\.\/conf" is a path on the caller's disk/m,
+  );
+  assert.match(lines, /^10: service prom: volume source "grafana" is a path on the caller's disk/m);
+  assert.match(lines, /^21: secret hook: file "\.\/hook\.txt" is a path on the caller's disk/m);
+  assert.is(problems.length, 4, lines);
+  // Interpolation decides: an absolute path from the environment is the daemon host's own.
+  assert.equal(
+    checkComposeText(text, "c.yaml", { env: { CONF_DIR: "/etc/conf", HOOK_FILE: "/h" } }).length,
+    2,
+  );
 });
 
 test("YAML syntax errors are reported with their line", () => {
