@@ -103,6 +103,10 @@ function runKind(kind: Kind): Promise<KindRun> {
       // A crash before uvu's summary (an import error, say) still counts as a failure.
       if (code !== 0 && tally.failed === 0) tally.failed = 1;
       const records = readRecords(recordFile);
+      // uvu returns from a `finally` and so drops an error thrown in a `before` hook: the suite's tests
+      // only show as not passed, and a suite with none passes. Each such error is a failure of its own.
+      const hookErrors = records.filter((r) => r.t === "hook" && r.hook === "before" && !r.ok);
+      tally.failed = Math.max(tally.failed, hookErrors.length);
       rmSync(recordDir, { recursive: true, force: true });
       resolve({ kind, tally, records, ms: Date.now() - t0 });
     });
@@ -166,7 +170,7 @@ function report(runs: KindRun[], sum: Tally): string[] {
   const hookErrors = runs.flatMap((run) =>
     run.records.flatMap((r) =>
       r.t === "hook" && r.hook === "before" && !r.ok
-        ? [`${title(run.kind, r)}: before hook threw (its tests did not run):\n    ${r.error}`]
+        ? [`FAIL ${title(run.kind, r)}: before hook threw (its tests did not run):\n    ${r.error}`]
         : [],
     ),
   );
