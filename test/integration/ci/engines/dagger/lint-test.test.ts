@@ -163,6 +163,10 @@ test("test: one container per cell from node:<v>-bookworm-slim; e2e gets a docke
     unit.some((op) => op.startsWith("withServiceBinding")),
     "only e2e cells get a daemon",
   );
+  assert.ok(
+    unit.includes('withEnvVariable(name: "REQUIRE_DOCKER", value: "1")'),
+    "unit and integration cells run with REQUIRE_DOCKER=1 too: a skip fails them",
+  );
 });
 
 test("the CA bundle's content never goes through GraphQL or the output: it travels as a file", async () => {
