@@ -1,5 +1,5 @@
 /**
- * Runs the uvu suites of each test kind (unit, integration, e2e) in its own process and
+ * Runs the uvu suites of each test kind (unit, integration, e2e, host) in its own process and
  * ends with one summary line `N passed, N failed, N skipped` across all of them.
  *
  * Before that line it names every skipped test, every `before` hook that threw (uvu drops the error), and the
@@ -9,7 +9,7 @@
  * Times come from test/runner/uvu.ts, which the suites get in place of uvu's own `test` and `suite` (uvu keeps
  * no per-test times): a test's time is its handler's, a file's is from its first hook or test to its last.
  *
- * Usage: tsx test/run.ts [unit|integration|e2e ...] [-- pattern]
+ * Usage: tsx test/run.ts [unit|integration|e2e|host ...] [-- pattern]
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -20,7 +20,9 @@ import { fileURLToPath } from "node:url";
 import { stripVTControlCharacters } from "node:util";
 import type { TestRecord } from "./runner/uvu.js";
 
-const KINDS = ["unit", "integration", "e2e"] as const;
+// host: tests of this machine's own tooling (the offline image builder: mmdebstrap, qemu's binfmt and the
+// host's daemon), run by `npm test` and .ci/run but by no pipeline cell, whose containers have none of these.
+const KINDS = ["unit", "integration", "e2e", "host"] as const;
 type Kind = (typeof KINDS)[number];
 
 interface Tally {
