@@ -59,6 +59,8 @@ dockerTest(
           node: "codex-doctor-test/present:{version}",
           prometheus: tag,
           alertmanager: absent,
+          // Not the configured docker:<v>-dind: a daemon other than the host's (an e2e cell's) lacks it.
+          dind: tag,
         },
       };
       const missing = await offlineImagesCheck(ctx, false, true);
