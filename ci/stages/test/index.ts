@@ -20,16 +20,20 @@ export const cellName = (c: MatrixCell): string => `node${c.node}/${c.kind}`;
 export const DOCKER_HOST = "tcp://docker:2375";
 
 /**
- * Images the e2e suites start from: the image's base (with the per-platform aliases offline hosts keep) and
- * the monitoring images of the stack. The daemon service gets them loaded where it cannot pull them.
+ * Images the e2e suites start from: the image's base (with the per-platform aliases offline hosts keep), the
+ * monitoring images of the stack, and what the Docker engine's own e2e tests run in that daemon (the matrix's
+ * node images, and docker:dind for an e2e cell's service). The daemon service gets them loaded where it
+ * cannot pull them; its data is a cache volume, so that happens once.
  */
-function e2eImages(config: PipelineConfig): string[] {
+export function e2eImages(config: PipelineConfig): string[] {
   const base = nodeImage(config, config.image.nodeVersion);
   return [
     base,
     ...config.platforms.map((p) => platformRef(base, p)),
     config.images.prometheus,
     config.images.alertmanager,
+    ...config.node.map((v) => nodeImage(config, v)),
+    config.images.dind,
   ];
 }
 
