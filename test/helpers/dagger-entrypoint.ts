@@ -7,6 +7,7 @@ import { dirname } from "node:path";
 import { entrypoint } from "@dagger.io/dagger";
 import { clientGen, moduleFiles } from "./dagger-module.js";
 import { type Answer, type Recorder, startRecorder } from "./dagger-recorder.js";
+import { saveEnv } from "./env.js";
 
 /** What the engine tells the module about the call. */
 export type Call =
@@ -52,7 +53,7 @@ export async function callModule(
 ): Promise<{ rec: Recorder; queries: string[]; chains: string[][]; exited?: number }> {
   const generated = clientGen();
   const rec = await startRecorder(callAnswers(call, more));
-  const saved = { ...process.env };
+  const restoreEnv = saveEnv();
   const exit = process.exit;
   Object.assign(process.env, rec.env);
   process.exit = ((code?: number) => {
@@ -72,7 +73,7 @@ export async function callModule(
     };
   } finally {
     process.exit = exit;
-    process.env = saved;
+    restoreEnv();
     await rec.close();
     rmSync(dirname(generated), { recursive: true, force: true });
   }

@@ -114,6 +114,30 @@ export function chainOf(normalisedQuery: string): string[] {
   return out;
 }
 
+/**
+ * Where `secret` (text without characters GraphQL escapes) shows up in the raw queries other than inside
+ * `setSecret(plaintext:)`: each such query, or [] when the value went only into setSecret. Raw text, so a value beside a secret ID (say
+ * `withEnvVariable(value: <token>)` next to `withSecretVariable`) counts as the leak it is.
+ */
+export function secretLeaks(queries: RecordedQuery[], secret: string): string[] {
+  const leaks: string[] = [];
+  for (const { query, variables } of queries) {
+    const seen = query.split(secret).length - 1;
+    if (seen === 0 && !JSON.stringify(variables ?? {}).includes(secret)) continue;
+    let asPlaintext = 0;
+    visit(parse(query), {
+      Field(f) {
+        if (f.name.value !== "setSecret") return;
+        for (const a of f.arguments ?? [])
+          if (a.name.value === "plaintext" && a.value.kind === Kind.STRING)
+            asPlaintext += a.value.value.split(secret).length - 1;
+      },
+    });
+    if (seen !== asPlaintext || JSON.stringify(variables ?? {}).includes(secret)) leaks.push(query);
+  }
+  return leaks;
+}
+
 /** Starts a recorder on a free 127.0.0.1 port. */
 export async function startRecorder(answer: Answer = () => undefined): Promise<Recorder> {
   const token = randomBytes(12).toString("hex");

@@ -2,7 +2,7 @@
  * test: the matrix of Node versions × test kinds, each cell `npm ci` + `npm run test:<kind>` in its own
  * container from node:<v>-bookworm-slim, cells in parallel up to --jobs, every failing cell reported.
  *
- * e2e cells get a Docker daemon of their own: a docker:dind service the engine starts beside the cell,
+ * Every cell runs with REQUIRE_DOCKER=1, so a skipped test fails it. e2e cells get a Docker daemon of their own: a docker:dind service the engine starts beside the cell,
  * reached as DOCKER_HOST=tcp://docker:2375, with its /var/lib/docker in a cache volume. The same spec runs on
  * both engines; the tests share nothing with the caller's daemon, files or network.
  */
@@ -20,16 +20,20 @@ export const cellName = (c: MatrixCell): string => `node${c.node}/${c.kind}`;
 export const DOCKER_HOST = "tcp://docker:2375";
 
 /**
- * Images the e2e suites start from: the image's base (with the per-platform aliases offline hosts keep) and
- * the monitoring images of the stack. The daemon service gets them loaded where it cannot pull them.
+ * Images the e2e suites start from: the image's base (with the per-platform aliases offline hosts keep), the
+ * monitoring images of the stack, and what the Docker engine's own e2e tests run in that daemon (the matrix's
+ * node images, and docker:dind for an e2e cell's service). The daemon service gets them loaded where it
+ * cannot pull them; its data is a cache volume, so that happens once.
  */
-function e2eImages(config: PipelineConfig): string[] {
+export function e2eImages(config: PipelineConfig): string[] {
   const base = nodeImage(config, config.image.nodeVersion);
   return [
     base,
     ...config.platforms.map((p) => platformRef(base, p)),
     config.images.prometheus,
     config.images.alertmanager,
+    ...config.node.map((v) => nodeImage(config, v)),
+    config.images.dind,
   ];
 }
 
@@ -55,9 +59,13 @@ export function cellRun(ctx: PlanContext, c: MatrixCell): RunSpec {
     ...ctx.config.test.packages,
     ...(c.kind === "e2e" ? ctx.config.test.e2ePackages : []),
   ]);
+  // REQUIRE_DOCKER=1 in every cell: the runner fails a cell with any skipped test, so no cell passes by
+  // leaving tests out. Tests that need Docker live in test/e2e/, the kind whose cells get a daemon; one left
+  // in unit or integration fails its cell instead of skipping there unseen.
   const run: RunSpec = {
     name: cellName(c),
     ...base,
+    env: { ...base.env, REQUIRE_DOCKER: "1" },
     setup,
     steps: [npmCi, npmRun(`test:${c.kind}`)],
   };
@@ -65,7 +73,7 @@ export function cellRun(ctx: PlanContext, c: MatrixCell): RunSpec {
   return {
     ...run,
     services: [dockerService(ctx.config, c)],
-    env: { ...base.env, DOCKER_HOST, REQUIRE_DOCKER: "1" },
+    env: { ...run.env, DOCKER_HOST },
   };
 }
 

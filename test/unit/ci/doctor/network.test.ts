@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createTlsServer } from "node:https";
@@ -8,13 +7,11 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
   caCheck,
-  offlineImagesCheck,
   offlineRefs,
   registryAnswers,
   registryCheck,
   registryHost,
 } from "../../../../ci/doctor/network.js";
-import { dockerTest } from "../../../helpers/docker.js";
 import { contextFor, pathDir } from "./fakes.js";
 
 const listen = (server: Server): Promise<number> =>
@@ -146,46 +143,5 @@ test("extra CA bundle: needed behind an intercepting TLS server, given or not by
     server.close();
   }
 });
-
-dockerTest(
-  test,
-  "base images: present ones pass, missing ones are named, with the offline build as the fix",
-  async () => {
-    const tag = `codex-doctor-test/present:${process.pid}`;
-    // An empty image made locally: no registry needed.
-    const made = spawnSync("docker", ["import", "-", tag], { input: Buffer.alloc(1024) });
-    assert.is(made.status, 0, made.stderr?.toString());
-    const aliases = [`${tag}-amd64`, `${tag}-arm64`];
-    try {
-      const ctx = await contextFor("", { env: process.env });
-      const absent = "codex-doctor-test/absent:1";
-      ctx.config = {
-        ...ctx.config,
-        node: [String(process.pid)],
-        platforms: ["linux/amd64", "linux/arm64"],
-        image: { ...ctx.config.image, nodeVersion: String(process.pid) },
-        images: {
-          ...ctx.config.images,
-          node: "codex-doctor-test/present:{version}",
-          prometheus: tag,
-          alertmanager: absent,
-        },
-      };
-      const missing = await offlineImagesCheck(ctx, false, true);
-      assert.is(missing.status, "missing");
-      assert.is(missing.found, `no registry and missing: ${absent}, ${aliases.join(", ")}`);
-      assert.is(missing.action, "offline-images");
-      ctx.config.images.alertmanager = tag;
-      for (const alias of aliases) spawnSync("docker", ["tag", tag, alias]);
-      assert.is((await offlineImagesCheck(ctx, false, true)).status, "ok");
-      assert.is(
-        (await offlineImagesCheck(ctx, true, true)).found,
-        "pulled from the registry on demand",
-      );
-    } finally {
-      spawnSync("docker", ["rmi", "-f", tag, ...aliases]);
-    }
-  },
-);
 
 test.run();

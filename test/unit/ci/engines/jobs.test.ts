@@ -1,6 +1,6 @@
 /**
  * `--jobs`: the slot wrapper around an engine. The inner engine here records calls instead of running
- * containers; the real Docker engine under `--jobs 1` is in test/integration/ci/engines/docker/pipeline.test.ts.
+ * containers; the real Docker engine under `--jobs 1` is in test/e2e/ci/engines/docker/pipeline.test.ts.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";

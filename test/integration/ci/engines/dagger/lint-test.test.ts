@@ -13,6 +13,7 @@ import {
   type Recorder,
   startRecorder,
 } from "../../../../helpers/dagger-recorder.js";
+import { saveEnv } from "../../../../helpers/env.js";
 
 const MARKER = `secret-marker-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), "dagger-contract-"));
@@ -26,7 +27,7 @@ let current: Recorder | undefined;
 async function pipeline(args: string[], answer?: Answer) {
   const rec = await startRecorder(answer);
   current = rec;
-  const saved = { ...process.env };
+  const restoreEnv = saveEnv();
   Object.assign(process.env, rec.env);
   let out = "";
   setWriter((t) => {
@@ -37,7 +38,7 @@ async function pipeline(args: string[], answer?: Answer) {
     return { code, out, rec, queries: rec.normalised(), chains: rec.chains() };
   } finally {
     setWriter((t) => process.stdout.write(t));
-    process.env = saved;
+    restoreEnv();
     await rec.close();
   }
 }
@@ -161,6 +162,10 @@ test("test: one container per cell from node:<v>-bookworm-slim; e2e gets a docke
   assert.not.ok(
     unit.some((op) => op.startsWith("withServiceBinding")),
     "only e2e cells get a daemon",
+  );
+  assert.ok(
+    unit.includes('withEnvVariable(name: "REQUIRE_DOCKER", value: "1")'),
+    "unit and integration cells run with REQUIRE_DOCKER=1 too: a skip fails them",
   );
 });
 
