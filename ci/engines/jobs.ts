@@ -11,15 +11,18 @@ import pLimit from "p-limit";
 import type { BuildSpec, Engine } from "../engine.js";
 import { StepFailed } from "./errors.js";
 
-/** What a queued run or build may carry: a progress sink and a start callback. */
-type Queued = Pick<BuildSpec, "log" | "started">;
+/** What a queued run or build may carry: a progress sink, and queue and start callbacks. */
+type Queued = Pick<BuildSpec, "log" | "queued" | "started">;
 
 /** The engine with `run` and `build` queued behind `jobs` slots. */
 export function withJobs(engine: Engine, jobs: number): Engine {
   const slot = pLimit(jobs);
   /** Runs `work` in a slot, saying so when it must wait; `started` marks when it gets one. */
   const inSlot = <T>(spec: Queued, work: () => Promise<T>): Promise<T> => {
-    if (slot.activeCount >= jobs) spec.log?.(`queued: all ${jobs} job slots are busy (--jobs)`);
+    if (slot.activeCount >= jobs) {
+      spec.log?.(`queued: all ${jobs} job slots are busy (--jobs)`);
+      spec.queued?.();
+    }
     return slot(() => {
       spec.started?.();
       return work();

@@ -8,7 +8,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { nodeImage } from "../../config.js";
 import type { BuildSpec, BuiltImage } from "../../engine.js";
-import { firstLine, timed } from "../../lib/cells.js";
+import { firstLine } from "../../lib/cells.js";
 import { produceAtomic } from "../../lib/files.js";
 import { caSecret } from "../../lib/node-env.js";
 import { archOf, nativePlatform } from "../../lib/platform.js";
@@ -91,17 +91,9 @@ async function buildAll(
     jobs.flatMap((j) =>
       j.kind === "build"
         ? [
-            timed(
-              j.name,
-              (started) =>
-                ctx.engine.build({
-                  ...j.spec,
-                  log: ctx.cellLog(j.name),
-                  signal: ctx.signal,
-                  started,
-                }),
-              ctx.signal,
-            ),
+            ctx.row(j.name, (row) => ctx.engine.build({ ...j.spec, ...row, signal: ctx.signal }), {
+              signal: ctx.signal,
+            }),
           ]
         : [],
     ),
@@ -112,11 +104,12 @@ async function buildAll(
 
 /** Runs a step of the stage as a row; its value, or undefined when it failed. */
 async function row<T>(
+  ctx: StageContext,
   cells: CellResult[],
   name: string,
   fn: () => Promise<T>,
 ): Promise<T | undefined> {
-  const { cell, value } = await timed(name, () => fn());
+  const { cell, value } = await ctx.row(name, () => fn());
   cells.push(cell);
   return value;
 }
@@ -156,7 +149,7 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
   if (target) {
     for (const tag of tags) {
       const ref = `${target.repository}/${name}:${tag}`;
-      const pushed = await row(cells, `push ${tag}`, () =>
+      const pushed = await row(ctx, cells, `push ${tag}`, () =>
         ctx.engine.publishImage(images, ref, {
           ...(target.auth ? { auth: target.auth } : {}),
           insecure: loopbackRegistry(target.repository.split("/")[0] as string),
@@ -168,7 +161,7 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
     // One tarball per platform: what `scan` reads with `trivy --input` and `deploy` can `docker load`.
     for (const [i, image] of images.entries()) {
       const rel = tarballOf(ctx, image.platform);
-      const written = await row(cells, `export ${image.platform}`, async () => {
+      const written = await row(ctx, cells, `export ${image.platform}`, async () => {
         await produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage([image], tmp));
         return rel;
       });
@@ -177,7 +170,7 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
     // Where the engine writes multi-platform archives, one more to publish elsewhere later.
     if (ctx.engine.capabilities.multiPlatformExport && images.length > 1) {
       const rel = join("reports", "images", `${name}.oci.tar`);
-      const written = await row(cells, "export multi-platform", async () => {
+      const written = await row(ctx, cells, "export multi-platform", async () => {
         await produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage(images, tmp));
         return rel;
       });
@@ -187,7 +180,7 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
   const native = images.find((i) => i.platform === nativePlatform());
   if (native) {
     manifest.loaded = native.platform;
-    await row(cells, "load", async () => {
+    await row(ctx, cells, "load", async () => {
       for (const tag of tags) await ctx.engine.loadImage(native, `${name}:${tag}`);
       for (const image of images)
         await ctx.engine.loadImage(

@@ -7,9 +7,9 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { timed } from "../../lib/cells.js";
 import { produceAtomic, writeJsonAtomic } from "../../lib/files.js";
 import { archOf } from "../../lib/platform.js";
+import type { RowHooks } from "../../progress.js";
 import type {
   CellResult,
   Job,
@@ -64,6 +64,7 @@ const tarballOf = (ctx: PlanContext, platform: string) =>
 async function scanPlatform(
   ctx: StageContext,
   p: BuiltPlatform,
+  row: RowHooks,
   policy: ScanPolicy,
   ignoreFile?: string,
 ): Promise<PlatformScan> {
@@ -83,11 +84,9 @@ async function scanPlatform(
       reportPath: tmp,
       ...(ignoreFile ? { ignoreFile } : {}),
     });
-    await ctx.engine
-      .run({ ...spec, log: ctx.cellLog(p.platform), signal: ctx.signal })
-      .catch((e) => {
-        throw explainTrivy(e, ctx.config.images.trivy, ctx.config.file);
-      });
+    await ctx.engine.run({ ...spec, ...row, signal: ctx.signal }).catch((e) => {
+      throw explainTrivy(e, ctx.config.images.trivy, ctx.config.file);
+    });
   });
   const report = parseTrivyReport(await readFile(out, "utf8"), rel);
   const arch = report.Metadata?.ImageConfig?.architecture;
@@ -132,12 +131,14 @@ async function run(
   // One at a time: Trivy locks its cache DB, so parallel scans on one volume would wait or time out.
   for (const p of manifest.platforms) {
     const log = ctx.cellLog(p.platform);
-    const { cell, value, error } = await timed(
+    const { cell, value } = await ctx.row(
       p.platform,
-      () => scanPlatform(ctx, p, policy, ignoreFile),
-      ctx.signal,
+      (row) => scanPlatform(ctx, p, row, policy, ignoreFile),
+      {
+        signal: ctx.signal,
+        judge: (v) => ({ status: v.verdict.passed ? "passed" : "failed", detail: summaryLine(v) }),
+      },
     );
-    if (error) log((error as Error).message);
     if (value) {
       scans.push(value);
       log(summaryLine(value));
@@ -145,8 +146,6 @@ async function run(
         log(
           `blocking: ${f.VulnerabilityID} ${f.Severity} ${f.PkgName} ${f.InstalledVersion ?? ""} → ${f.FixedVersion}`,
         );
-      cell.status = value.verdict.passed ? "passed" : "failed";
-      cell.detail = summaryLine(value);
     }
     cells.push(cell);
   }

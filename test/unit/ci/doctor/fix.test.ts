@@ -71,7 +71,7 @@ esac; done`,
       .split("\n")
       .filter((l) => !l.endsWith(" update"));
     assert.equal(log.slice(0, 4), [
-      "apt-get install -y -q -o Dpkg::Use-Pty=0 docker.io docker-compose qemu-user-static binfmt-support prometheus prometheus-alertmanager mmdebstrap docker-registry jq bc",
+      "apt-get install -y -q -o Dpkg::Use-Pty=0 docker.io docker-compose qemu-user-static binfmt-support prometheus prometheus-alertmanager mmdebstrap docker-registry jq bc tmux",
       "policy-rc.d in place",
       `mount -t binfmt_misc binfmt_misc ${join(dir, "binfmt")}`,
       "update-binfmts --enable qemu-aarch64",

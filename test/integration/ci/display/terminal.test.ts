@@ -1,0 +1,287 @@
+/**
+ * The pipeline in a real terminal (tmux) and in a pipe, on the Docker engine: `lint` plus one unit cell.
+ * - In tmux the live board is drawn in place: rows are seen running, then passed, with times; the screen
+ *   never scrolls with raw log lines (the board's header stays on the top line), and each cell's output is in
+ *   reports/logs/. Ctrl-C leaves the board as it was, shows the cursor again and cleans up.
+ * - With stdout piped, the output is plain lines without a single escape sequence.
+ * tmux is a Debian package the doctor installs; without it these fail under REQUIRE_DOCKER=1, else skip.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { CA_BUNDLE } from "../../../helpers/ca.js";
+import { dockerAvailable } from "../../../helpers/docker.js";
+import { fixtureRepo } from "../../../helpers/fixture-repo.js";
+
+const repo = process.cwd();
+const MAIN = join(repo, "ci", "main.ts");
+const TSX = fileURLToPath(import.meta.resolve("tsx"));
+const SOCKET = `codex-ci-test-${process.pid}`;
+const ESC = String.fromCharCode(27);
+const dirs: string[] = [];
+const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
+
+/** Runs when Docker and tmux are here; fails under REQUIRE_DOCKER=1 when one is missing; else skips. */
+function terminalTest(name: string, fn: () => Promise<void>) {
+  if (dockerAvailable && hasTmux) test(name, fn);
+  else if (process.env.REQUIRE_DOCKER === "1")
+    test(name, () => {
+      throw new Error(
+        `REQUIRE_DOCKER=1 but ${dockerAvailable ? "tmux is missing (npm run setup installs it)" : "Docker does not answer"}`,
+      );
+    });
+  else test.skip(name, fn);
+}
+
+/** A fixture repo whose unit test takes `ms` (so it is seen running), with a config without apt packages. */
+function fixture(ms: number): { dir: string; config: string } {
+  const dir = fixtureRepo(`import assert from "node:assert/strict";
+import { test } from "node:test";
+
+test("adds ${process.pid}-${Date.now()}", async () => {
+  await new Promise((r) => setTimeout(r, ${ms}));
+  assert.equal(1 + 1, 2);
+});
+`);
+  dirs.push(dir);
+  const config = join(dir, "pipeline.yaml");
+  writeFileSync(
+    config,
+    readFileSync(join(repo, "ci", "pipeline.yaml"), "utf8").replace(
+      /^ {2}(packages|e2ePackages): \[.*\]$/gm,
+      "  $1: []",
+    ),
+  );
+  return { dir, config };
+}
+
+/** The environment of the runs: this one, without what would choose another output (Actions, colours). */
+const ENV = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([k]) => !["GITHUB_ACTIONS", "NO_COLOR", "FORCE_COLOR", "CI"].includes(k),
+  ),
+);
+
+/** tmux on a server of this suite's own; the first call starts it with ENV as its global environment. */
+const tmux = (...args: string[]) =>
+  spawnSync("tmux", ["-L", SOCKET, ...args], { encoding: "utf8", env: ENV });
+
+/**
+ * The pipeline in a tmux pane of 120×40 that stays after it exits. Every byte it writes is also kept in
+ * `bytes` (pipe-pane): the screen shows where the cursor was hidden and shown only while the process lives.
+ */
+function startInTmux(name: string, cwd: string, args: string[], env: Record<string, string>) {
+  const made = tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", "sleep 3600");
+  assert.is(made.status, 0, made.stderr);
+  tmux("set-option", "-t", name, "remain-on-exit", "on");
+  const bytes = join(cwd, "pane.bytes");
+  tmux("pipe-pane", "-o", "-t", name, `cat >> '${bytes}'`);
+  const envArgs = Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+  // bash waits for the pipeline (which handles Ctrl-C itself and exits 130), then records its exit code.
+  const code = join(cwd, "exit.code");
+  const argv = [process.execPath, "--import", TSX, MAIN, ...args].map((a) => `'${a}'`).join(" ");
+  const run = tmux(
+    "respawn-pane",
+    "-k",
+    "-t",
+    name,
+    "-c",
+    cwd,
+    ...envArgs,
+    "bash",
+    "-c",
+    `${argv}; echo $? > '${code}'; sleep 3600`,
+  );
+  assert.is(run.status, 0, run.stderr);
+  return {
+    bytes: () => (existsSync(bytes) ? readFileSync(bytes, "latin1") : ""),
+    /** The exit code once the pipeline has ended, else undefined. */
+    exit: () => (existsSync(code) ? readFileSync(code, "utf8").trim() : undefined),
+    /** The whole pane, with what scrolled off its top. */
+    all: () => tmux("capture-pane", "-p", "-S", "-", "-t", name).stdout,
+  };
+}
+
+const HIDE = `${String.fromCharCode(27)}[?25l`;
+const SHOW = `${String.fromCharCode(27)}[?25h`;
+
+/** What the pane shows now, one string per screen line. */
+const screen = (name: string): string[] =>
+  tmux("capture-pane", "-p", "-t", name).stdout.split("\n");
+
+/** `#{format}` of the pane. */
+const paneVar = (name: string, v: string) =>
+  tmux("display-message", "-p", "-t", name, `#{${v}}`).stdout.trim();
+
+/** Polls the pane until `done(screen)` or the pipeline exits; returns every screen seen. */
+async function watch(
+  name: string,
+  pane: { exit(): string | undefined },
+  done: (s: string[]) => boolean,
+  timeoutMs = 480_000,
+) {
+  const seen: string[][] = [];
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    const s = screen(name);
+    seen.push(s);
+    if (done(s) || pane.exit() !== undefined) break;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  seen.push(screen(name));
+  return seen;
+}
+
+/** What a run left in Docker, by its label. */
+function leftovers(runId: string): string {
+  const q = (args: string[]) =>
+    spawnSync("docker", [...args, "--filter", `label=codex-ci.run=${runId}`], {
+      encoding: "utf8",
+    }).stdout.trim();
+  return [q(["ps", "-aq"]), q(["network", "ls", "-q"]), q(["volume", "ls", "-q"])]
+    .filter(Boolean)
+    .join(" ");
+}
+
+const baseEnv = (runId: string) => ({ CODEX_CI_RUN_ID: runId, NODE_EXTRA_CA_CERTS: CA_BUNDLE });
+
+terminalTest(
+  "in a terminal the board shows rows running, then passed with times, and raw lines never scroll it",
+  async () => {
+    const { dir, config } = fixture(4000);
+    const runId = `tty${process.pid.toString(36)}`;
+    const args = ["lint", "test", "--node", "22", "--only", "unit", "--engine", "docker"];
+    const pane = startInTmux("board", dir, [...args, "--config", config], baseEnv(runId));
+    const seen = await watch("board", pane, () => false);
+    const final = seen.at(-1) ?? [];
+    const all = (s: string[]) => s.join("\n");
+    assert.is(pane.exit(), "0", all(final));
+    // While it ran: the header on the top line of every screen, rows running with their time and step.
+    // Screens from the first frame drawn until the summary table.
+    const live = seen.filter((s) => all(s).trim() !== "" && !/PASSED in|FAILED in/.test(all(s)));
+    assert.ok(live.length > 3, `only ${live.length} screens before the end`);
+    for (const s of live)
+      assert.match(s[0] ?? "", /^codex-ci run tty\S+ · engine docker · slots \d\/\d+ · \d/, all(s));
+    assert.ok(
+      live.some((s) => /^ {2}node22\/unit\s+\S running\s+\d+\.\ds/m.test(all(s))),
+      "node22/unit seen running with its time",
+    );
+    assert.ok(
+      live.some((s) => /^ {2}node22\/unit\s+\S running\s+\d+\.\ds\s+test:unit$/m.test(all(s))),
+      "node22/unit seen on its step test:unit",
+    );
+    assert.ok(
+      live.some((s) => /^ {2}node\s+\S running\s+\d+\.\ds/m.test(all(s))),
+      "lint node running",
+    );
+    // At the end: the board left in place with passed rows and times, then the summary table.
+    const text = all(final);
+    assert.match(final[0] ?? "", /^codex-ci run tty/);
+    assert.match(text, /^ {2}node22\/unit\s+✔ passed\s+\d+\.\ds/m);
+    assert.match(text, /^lint\s+✔ passed\s+\d+\.\ds/m);
+    assert.match(text, /^test\s+✔ passed\s+\d+\.\ds/m);
+    assert.match(text, /^PASSED in \S+ \(engine docker\)$/m);
+    // No raw output on the screen at any time: it is in the logs.
+    for (const s of seen) {
+      assert.not.match(all(s), /\[test node22\/unit\]|\$ npm ci|# pass 1|added \d+ packages/);
+    }
+    const bytes = pane.bytes();
+    assert.ok(bytes.includes(HIDE), "the board hides the cursor");
+    assert.ok(bytes.lastIndexOf(SHOW) > bytes.lastIndexOf(HIDE), "and shows it again");
+    const log = readFileSync(join(dir, "reports", "logs", "test", "node22-unit.log"), "utf8");
+    assert.match(log, /\$ npm run --silent test:unit/);
+    assert.match(log, /# pass 1/);
+    assert.ok(existsSync(join(dir, "reports", "logs", "lint", "node.log")));
+    assert.is(leftovers(runId), "");
+  },
+);
+
+terminalTest(
+  "Ctrl-C while the board is up: the board stays as it was, the cursor shows, the run is cleaned up",
+  async () => {
+    const { dir, config } = fixture(120_000);
+    const runId = `ttyint${process.pid.toString(36)}`;
+    const args = [
+      "test",
+      "--node",
+      "22",
+      "--only",
+      "unit",
+      "--engine",
+      "docker",
+      "--config",
+      config,
+    ];
+    const pane = startInTmux("interrupt", dir, args, baseEnv(runId));
+    const running = (s: string[]) =>
+      /^ {2}node22\/unit\s+\S running\s+\d+\.\ds\s+test:unit$/m.test(s.join("\n"));
+    const before = await watch("interrupt", pane, running);
+    assert.ok(running(before.at(-1) ?? []), (before.at(-1) ?? []).join("\n"));
+    assert.is(paneVar("interrupt", "cursor_flag"), "0", "the board hides the cursor while it runs");
+    assert.ok(pane.bytes().includes(HIDE));
+    tmux("send-keys", "-t", "interrupt", "C-c");
+    await watch("interrupt", pane, () => false, 120_000);
+    const text = pane.all();
+    assert.is(pane.exit(), "130", text);
+    assert.match(text, /^codex-ci run ttyint/m, text);
+    assert.match(
+      text,
+      /^ {2}node22\/unit\s+\S running\s+\d+\.\ds\s+test:unit$/m,
+      "board left as it was",
+    );
+    assert.match(text, /\[pipeline\] SIGINT: stopping and cleaning up/);
+    // The cursor is shown again before anything is printed under the board.
+    const bytes = pane.bytes();
+    const said = bytes.indexOf("[pipeline] SIGINT");
+    assert.ok(said > 0, "the SIGINT message was written");
+    const shown = bytes.lastIndexOf(SHOW, said);
+    assert.ok(shown > bytes.lastIndexOf(HIDE, said), "cursor shown before the SIGINT message");
+    assert.is(leftovers(runId), "");
+  },
+);
+
+terminalTest("with stdout piped the output is plain lines, without escape sequences", async () => {
+  const { dir, config } = fixture(500);
+  const runId = `pipe${process.pid.toString(36)}`;
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--import",
+      TSX,
+      MAIN,
+      "lint",
+      "test",
+      "--node",
+      "22",
+      "--only",
+      "unit",
+      "--engine",
+      "docker",
+      "--config",
+      config,
+    ],
+    {
+      cwd: dir,
+      encoding: "utf8",
+      env: { ...ENV, ...baseEnv(runId), TERM: "xterm-256color" },
+      timeout: 480_000,
+    },
+  );
+  const out = `${r.stdout}${r.stderr}`;
+  assert.is(r.status, 0, out.slice(-3000));
+  assert.not.ok(out.includes(ESC), "no escape sequence (cursor, colour) in piped output");
+  assert.not.match(out, /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/, "no spinner frames");
+  assert.match(out, /^\[test node22\/unit\] \$ npm run --silent test:unit$/m);
+  assert.match(out, /^\[test node22\/unit\] passed in \S+$/m);
+  assert.match(out, /^PASSED in \S+ \(engine docker\)$/m);
+  assert.is(leftovers(runId), "");
+});
+
+test.after(() => {
+  tmux("kill-server");
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+test.run();
