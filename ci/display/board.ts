@@ -54,7 +54,8 @@ function statusText(state: State, now: number): string {
 function note(x: { state: State; step?: string; detail?: string }): string {
   if (x.state === "queued") return "waiting for a --jobs slot";
   if (x.state === "running" || x.state === "waiting") return x.step ?? "";
-  return x.detail ?? "";
+  // "↺ cached" says it already.
+  return x.state === "cached" && x.detail === "cached" ? "" : (x.detail ?? "");
 }
 
 /** One board line: name, status, time, note; cut to the terminal's width, the status coloured. */
@@ -88,7 +89,7 @@ export function renderBoard(groups: GroupState[], o: FrameOptions): string {
     duration(o.now - o.started),
   ].join(" · ");
   const names = groups.flatMap((g) => [g.name, ...g.rows.map((r) => `  ${r.name}`)]);
-  const width = Math.min(28, Math.max(12, ...names.map((n) => n.length)));
+  const width = Math.min(40, Math.max(12, ...names.map((n) => n.length)));
   const budget = Math.max(3, o.rows - 1);
   let fold = new Set<GroupState>();
   const count = () => 1 + groups.reduce((n, g) => n + 1 + (fold.has(g) ? 0 : g.rows.length), 0);

@@ -263,7 +263,7 @@ export class Display {
     Object.assign(r, {
       state: cached ? "cached" : cell.status,
       ms: cell.durationMs,
-      detail: cell.detail ?? (cached ? "cached" : undefined),
+      detail: cell.detail,
       slot: false,
       open: false,
     });

@@ -5,6 +5,7 @@
  * Exit code: 1 when something needed is still missing, else 0.
  */
 import type { PipelineConfig } from "../config.js";
+import { localRows } from "../lib/cells.js";
 import type { RowRunner } from "../progress.js";
 import { type CheckResult, type DoctorContext, defaultContext } from "./check.js";
 import {
@@ -90,19 +91,19 @@ export async function applyFixes(
 ): Promise<string[]> {
   const failed: string[] = [];
   type Fix = (log: (l: string) => void, step: (name: string) => void) => Promise<void>;
+  // Each fix is a row: of the entry's display when given, else announced and logged here.
+  const run: RowRunner =
+    rows ??
+    ((name, fn, o) => {
+      log(`\n--fix: ${name}`);
+      return localRows(() => log)(name, fn, o);
+    });
   const attempt = async (what: string, fn: Fix) => {
-    if (rows) {
-      const { cell } = await rows(what, (row) => fn(row.log, row.step));
-      if (cell.status === "failed") failed.push(`${what}: ${cell.detail}`);
-      return;
-    }
-    log(`\n--fix: ${what}`);
-    try {
-      await fn(log, () => {});
-    } catch (e) {
-      failed.push(`${what}: ${(e as Error).message.split("\n")[0]}`);
-      log(`--fix: ${what} FAILED: ${(e as Error).message}`);
-    }
+    const { cell } = await run(what, (row) => fn(row.log, row.step));
+    if (cell.status !== "failed") return;
+    failed.push(`${what}: ${cell.detail}`);
+    // The rest of a longer message is in the row's log.
+    if (!rows) log(`--fix: ${what} FAILED: ${cell.detail}`);
   };
   const pkgs = [...new Set(before.filter((r) => r.status !== "ok").flatMap((r) => r.apt ?? []))];
   if (pkgs.length > 0)

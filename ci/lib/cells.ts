@@ -53,12 +53,13 @@ export const firstLine = (text: string): string => text.split("\n", 1)[0] ?? "";
  * its queue and step events nowhere.
  */
 export function localRows(cellLog: (cell: string) => LineSink): RowRunner {
-  return (name, fn, opts = {}) =>
-    timed(
+  return async (name, fn, opts = {}) => {
+    const log = cellLog(name);
+    const result = await timed(
       name,
       (started) => {
         const hooks: RowHooks = {
-          log: cellLog(name),
+          log,
           quietLog: () => {},
           queued: () => {},
           started,
@@ -69,6 +70,12 @@ export function localRows(cellLog: (cell: string) => LineSink): RowRunner {
       opts.signal,
       opts.judge,
     );
+    // The row holds the first line; the rest of the message goes to the log.
+    const message = result.error instanceof Error ? result.error.message : "";
+    if (result.cell.status === "failed" && message.includes("\n"))
+      for (const line of message.split("\n")) log(line);
+    return result;
+  };
 }
 
 /**
