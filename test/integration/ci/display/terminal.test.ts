@@ -21,6 +21,7 @@ const MAIN = join(repo, "ci", "main.ts");
 const TSX = fileURLToPath(import.meta.resolve("tsx"));
 const SOCKET = `codex-ci-test-${process.pid}`;
 const ESC = String.fromCharCode(27);
+// Times on the board read "4.2s" or, past a minute, "1m02s": the regexes take both.
 const dirs: string[] = [];
 const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
 
@@ -166,23 +167,25 @@ terminalTest(
     for (const s of live)
       assert.match(s[0] ?? "", /^codex-ci run tty\S+ · engine docker · slots \d\/\d+ · \d/, all(s));
     assert.ok(
-      live.some((s) => /^ {2}node22\/unit\s+\S running\s+\d+\.\ds/m.test(all(s))),
+      live.some((s) => /^ {2}node22\/unit\s+\S running\s+(?:\d+\.\d|\d+m\d\d)s/m.test(all(s))),
       "node22/unit seen running with its time",
     );
     assert.ok(
-      live.some((s) => /^ {2}node22\/unit\s+\S running\s+\d+\.\ds\s+test:unit$/m.test(all(s))),
+      live.some((s) =>
+        /^ {2}node22\/unit\s+\S running\s+(?:\d+\.\d|\d+m\d\d)s\s+test:unit$/m.test(all(s)),
+      ),
       "node22/unit seen on its step test:unit",
     );
     assert.ok(
-      live.some((s) => /^ {2}node\s+\S running\s+\d+\.\ds/m.test(all(s))),
+      live.some((s) => /^ {2}node\s+\S running\s+(?:\d+\.\d|\d+m\d\d)s/m.test(all(s))),
       "lint node running",
     );
     // At the end: the board left in place with passed rows and times, then the summary table.
     const text = all(final);
     assert.match(final[0] ?? "", /^codex-ci run tty/);
-    assert.match(text, /^ {2}node22\/unit\s+✔ passed\s+\d+\.\ds/m);
-    assert.match(text, /^lint\s+✔ passed\s+\d+\.\ds/m);
-    assert.match(text, /^test\s+✔ passed\s+\d+\.\ds/m);
+    assert.match(text, /^ {2}node22\/unit\s+✔ passed\s+(?:\d+\.\d|\d+m\d\d)s/m);
+    assert.match(text, /^lint\s+✔ passed\s+(?:\d+\.\d|\d+m\d\d)s/m);
+    assert.match(text, /^test\s+✔ passed\s+(?:\d+\.\d|\d+m\d\d)s/m);
     assert.match(text, /^PASSED in \S+ \(engine docker\)$/m);
     // No raw output on the screen at any time: it is in the logs.
     for (const s of seen) {
@@ -217,7 +220,7 @@ terminalTest(
     ];
     const pane = startInTmux("interrupt", dir, args, baseEnv(runId));
     const running = (s: string[]) =>
-      /^ {2}node22\/unit\s+\S running\s+\d+\.\ds\s+test:unit$/m.test(s.join("\n"));
+      /^ {2}node22\/unit\s+\S running\s+(?:\d+\.\d|\d+m\d\d)s\s+test:unit$/m.test(s.join("\n"));
     const before = await watch("interrupt", pane, running);
     assert.ok(running(before.at(-1) ?? []), (before.at(-1) ?? []).join("\n"));
     assert.is(paneVar("interrupt", "cursor_flag"), "0", "the board hides the cursor while it runs");
@@ -229,7 +232,7 @@ terminalTest(
     assert.match(text, /^codex-ci run ttyint/m, text);
     assert.match(
       text,
-      /^ {2}node22\/unit\s+\S running\s+\d+\.\ds\s+test:unit$/m,
+      /^ {2}node22\/unit\s+\S running\s+(?:\d+\.\d|\d+m\d\d)s\s+test:unit$/m,
       "board left as it was",
     );
     assert.match(text, /\[pipeline\] SIGINT: stopping and cleaning up/);
