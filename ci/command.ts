@@ -1,8 +1,9 @@
 /** The command line, parsed into one command: run stages, the doctor, offline images, or help. */
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
-import { TEST_KINDS } from "./config.js";
+import { REGISTRY, TEST_KINDS } from "./config.js";
 import type { StageOptions } from "./stage.js";
+import { redactRegistry } from "./stages/build/registry.js";
 import { ENVIRONMENTS } from "./stages/deploy/environments.js";
 import { STAGE_NAMES, STAGES, type StageName } from "./stages/index.js";
 
@@ -83,7 +84,8 @@ Options:
   --config <file>              config file (default ci/pipeline.yaml)
   --skip <stage>               leave a stage out (repeatable or comma-separated)
   --ca-file <file>             extra CA bundle for npm in steps (default: the host's NODE_EXTRA_CA_CERTS)
-  --push                       build: publish the image instead of writing tarballs
+  --push                       build: also publish the image (a multi-platform manifest list per tag)
+  --registry <host/namespace>  build --push: where to (default: build.registry in the config, else CODEX_REGISTRY)
   --env <name>                 deploy: environment (${ENVIRONMENTS.join(", ")})
   --down [--volumes]           deploy: tear the stack down (and its named volumes); needs no other stage
   --offline, --force           images: build offline stand-ins (even when present)
@@ -110,6 +112,7 @@ const FLAGS = {
   force: { type: "boolean", for: ["images"] },
   fix: { type: "boolean", for: ["doctor"] },
   push: { type: "boolean", for: ["run"] },
+  registry: { type: "string", for: ["run"] },
   env: { type: "string", for: ["run"] },
   down: { type: "boolean", for: ["run"] },
   volumes: { type: "boolean", for: ["run"] },
@@ -154,6 +157,15 @@ function jobsOf(value: string | undefined): number {
   if (!/^[1-9]\d{0,3}$/.test(value))
     throw new UsageError(`--jobs: "${value}" is not a whole number from 1 to 9999`);
   return Number(value);
+}
+
+/** `--registry`: host[:port]/namespace, as the config's build.registry. */
+function registryOf(value: string): string {
+  if (!REGISTRY.test(value))
+    throw new UsageError(
+      `--registry: "${redactRegistry(value)}" is not host[:port]/namespace, e.g. ghcr.io/acme`,
+    );
+  return value;
 }
 
 /** Parses argv (without node and script) into a command. */
@@ -205,6 +217,7 @@ export function parseCommand(argv: string[]): Command {
       only: oneOf("--only", listOf(v.only) ?? [], TEST_KINDS),
       failFast: v["fail-fast"] ?? false,
       push: v.push ?? false,
+      ...(v.registry !== undefined ? { registry: registryOf(v.registry) } : {}),
       ...(v.env !== undefined ? { env: oneOf("--env", [v.env], ENVIRONMENTS)[0] } : {}),
       down: v.down ?? false,
       volumes: v.volumes ?? false,

@@ -77,10 +77,12 @@ export interface StepResult {
 
 /** The container every run and service starts from. Nothing in it is a path or port of the caller's host. */
 export interface ContainerSpec {
-  /** Image reference, e.g. "node:22-bookworm-slim". */
+  /** Image reference, e.g. "node:22-bookworm-slim", or the `ref` of an image this engine built. */
   image: string;
   /** e.g. "linux/amd64"; default the host's platform. */
   platform?: string;
+  /** User the steps run as, e.g. "root" (an image's own USER may be unprivileged); default the image's. */
+  user?: string;
   /** Working directory; default the source's `to` when a source is given. */
   workdir?: string;
   /** Plain environment (never secrets). */
@@ -168,6 +170,8 @@ export interface BuildSpec extends ProgressHooks {
    * image it has for that platform (the Docker engine's per-platform alias of an offline stand-in).
    */
   baseImages?: Record<string, string>;
+  /** Labels added to the image (known only at build time, such as the repository URL). */
+  labels?: Record<string, string>;
   /** BuildKit secrets, mounted with `RUN --mount=type=secret,id=<name>`. */
   secrets?: Secret[];
   /** Multi-stage target. */
@@ -241,6 +245,11 @@ export interface DockerClientSpec {
 export interface EngineCapabilities {
   /** `exportImage` writes several platforms into one OCI index; else one docker-archive per platform. */
   multiPlatformExport: boolean;
+  /**
+   * `loadImage` reaches a Docker daemon. Not in the Dagger module's runner (`.dagger/`): its nested session has
+   * no image store, and the module returns the image instead.
+   */
+  loadsImages: boolean;
 }
 
 /** What an engine can do. One instance per pipeline run; `close()` removes everything it made. */
@@ -272,6 +281,9 @@ export interface EngineSettings {
   dockerBin: string;
   /** `DOCKER_HOST`: the daemon is elsewhere (no binfmt_misc check here, ports on its host). */
   dockerHost?: string;
-  /** A `dagger run` session, or the CLI the SDK should start one with. */
-  dagger: { sessionPort?: string; sessionToken?: string; cliBin?: string };
+  /**
+   * A `dagger run` session, or the CLI the SDK should start one with. `moduleRunner`: this process runs inside
+   * the Dagger module's runner container (`CODEX_CI_DAGGER_MODULE=1`), under a nested session.
+   */
+  dagger: { sessionPort?: string; sessionToken?: string; cliBin?: string; moduleRunner?: boolean };
 }

@@ -20,13 +20,13 @@ import { chooseMode, Display, type Group } from "./display/index.js";
 import { doctor } from "./doctor/index.js";
 import type { Engine } from "./engine.js";
 import { EngineUnavailable, openEngine } from "./engines/index.js";
-import { withJobs } from "./engines/jobs.js";
+import { jobSlots } from "./engines/jobs.js";
 import { offlineImages } from "./images/index.js";
 import { chooseDockerBin } from "./lib/docker-bin.js";
 import { write } from "./lib/log.js";
 import { standIns } from "./lib/stand-ins.js";
 import { runStages } from "./pipeline.js";
-import { jobImages, planText, selectStages } from "./plan.js";
+import { jobImages, planText, selectStages, waves } from "./plan.js";
 import {
   type RunReport,
   type StageReport,
@@ -133,10 +133,10 @@ async function runCommand(
   }
 
   const runId = env.runId ?? `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
-  const engine = withJobs(
-    await openEngine(cmd.engine, { runId, cache: !cmd.noCache, settings: env.engine }),
-    cmd.jobs,
-  );
+  const engine = await openEngine(cmd.engine, { runId, cache: !cmd.noCache, settings: env.engine });
+  // Slots go to earlier waves first and, within a wave, to earlier stages: lint before the test cells.
+  const slots = jobSlots(engine, cmd.jobs);
+  const order = waves(selected).flat();
   const display = openDisplay(cmd.progress, {
     json: cmd.json !== undefined,
     title: `codex-ci run ${runId} · engine ${engine.name}`,
@@ -152,7 +152,8 @@ async function runCommand(
   try {
     stages = await runStages(
       selected,
-      { ...shared, engine, runId, signal: abort.signal },
+      { ...shared, runId, signal: abort.signal },
+      (stage) => slots.at(order.length - order.indexOf(stage)),
       abort,
       display,
     );

@@ -1,5 +1,6 @@
 /** Runs the selected stages: each as soon as what it needs has passed, outputs handed on in memory. */
 import type { Display, Group } from "./display/index.js";
+import type { Engine } from "./engine.js";
 import type { Selected } from "./plan.js";
 import type { StageReport } from "./report.js";
 import type { StageContext } from "./stage.js";
@@ -14,12 +15,14 @@ interface Outcome {
 }
 
 /**
- * Runs every selected stage after its dependencies; aborts the rest on a failure with --fail-fast. Each stage
- * is a group of the display, which gives its context `log`, `cellLog` and `row`.
+ * Runs every selected stage after its dependencies, each on the engine `engineFor` gives it (its `--jobs`
+ * priority); aborts the rest on a failure with --fail-fast. Each stage is a group of the display, which gives
+ * its context `log`, `cellLog` and `row`.
  */
 export async function runStages(
   selected: Selected[],
-  base: Omit<StageContext, "log" | "cellLog" | "row">,
+  base: Omit<StageContext, "log" | "cellLog" | "row" | "engine">,
+  engineFor: (stage: StageName) => Engine,
   abort: AbortController,
   display: Display,
 ): Promise<StageReport[]> {
@@ -46,7 +49,13 @@ export async function runStages(
       const inputs = Object.fromEntries(
         needs.map((d, i) => [d, deps[i]?.output] as const).filter(([, o]) => o !== undefined),
       );
-      const ctx: StageContext = { ...base, log: g.log, cellLog: g.cellLog, row: g.row };
+      const ctx: StageContext = {
+        ...base,
+        engine: engineFor(stage),
+        log: g.log,
+        cellLog: g.cellLog,
+        row: g.row,
+      };
       const t0 = Date.now();
       g.start();
       let outcome: Outcome;

@@ -1,5 +1,5 @@
 /** Which stages run, in what order, after what; and the `--plan` text. */
-import type { BuildSpec, RunSpec } from "./engine.js";
+import type { BuildSpec, RunSpec, Step } from "./engine.js";
 import type { Job, StageOptions } from "./stage.js";
 import { STAGES, type StageName, stageNamed } from "./stages/index.js";
 
@@ -53,8 +53,13 @@ export function waves(selected: Selected[]): StageName[][] {
   return out;
 }
 
-/** A step's argv for display. */
-const shown = (args: string[]) => args.join(" ");
+/** How a step reads in `--plan`: shell-quoted, so a line can be pasted, with its own env first. */
+export function stepText(s: Step): string {
+  const quote = (a: string) =>
+    !/[\s$'"\\]/.test(a) ? a : a.includes("'") ? JSON.stringify(a) : `'${a}'`;
+  const env = Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${quote(v)} `);
+  return `${env.join("")}${s.args.map(quote).join(" ")}`;
+}
 
 /** The `docker build` a build job stands for. */
 export function buildCommand(spec: BuildSpec): string {
@@ -92,12 +97,10 @@ function runLines(spec: RunSpec, standIns: StandIns): string[] {
     lines.push(
       `    service ${svc.hostname}: ${imageText(svc.image, standIns)}${svc.privileged ? ", privileged" : ""}`,
     );
-  for (const step of [...(spec.setup ?? []), ...spec.steps])
-    lines.push(`    $ ${shown(step.args)}`);
+  for (const step of [...(spec.setup ?? []), ...spec.steps]) lines.push(`    $ ${stepText(step)}`);
   return lines;
 }
 
-/** The lines of one job. */
 export function jobLines(job: Job, standIns: StandIns = new Map()): string[] {
   if (job.kind === "run") return runLines(job.spec, standIns);
   if (job.kind === "build") return [`  ${job.name}: ${buildCommand(job.spec)}`];

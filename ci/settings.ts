@@ -96,6 +96,7 @@ export async function readSettings(env: NodeJS.ProcessEnv, caFile?: string): Pro
         sessionPort: set(env.DAGGER_SESSION_PORT),
         sessionToken: set(env.DAGGER_SESSION_TOKEN),
         cliBin: set(env._EXPERIMENTAL_DAGGER_CLI_BIN),
+        ...(env.CODEX_CI_DAGGER_MODULE === "1" ? { moduleRunner: true } : {}),
       },
     },
     ...(env.GITHUB_STEP_SUMMARY ? { stepSummary: env.GITHUB_STEP_SUMMARY } : {}),

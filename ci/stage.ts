@@ -27,8 +27,10 @@ export interface StageOptions {
   /** Test kinds selected with `--only` (default all of config.test.kinds). */
   only: TestKind[];
   failFast: boolean;
-  /** `build --push`: publish instead of exporting tarballs. */
+  /** `build --push`: also publish the image. */
   push: boolean;
+  /** `--registry`: where `--push` publishes (wins over the config's build.registry and CODEX_REGISTRY). */
+  registry?: string;
   /** `deploy --env <name>`. */
   env?: string;
   /** `deploy --down` tears the stack down; `--volumes` also removes named volumes. */

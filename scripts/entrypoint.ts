@@ -8,12 +8,12 @@
 import { mkdirSync } from "node:fs";
 import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { $, which } from "zx/core";
+import { which, $ as zx$ } from "zx/core";
 import { onPath, runChecks } from "./lib/checks.js";
 import { parseEnv, type RuntimeEnv, requiredDirs } from "./lib/env.js";
 import { createLogger, type Logger } from "./lib/log.js";
 import { procStat, readState, removeState, writeState } from "./lib/state.js";
-import { execIfSimple, type Running, type ServiceSpec, supervise } from "./lib/supervisor.js";
+import { type Running, type ServiceSpec, supervise } from "./lib/supervisor.js";
 
 const MODES = ["start", "mcp-only", "test", "shell"] as const;
 type Mode = (typeof MODES)[number];
@@ -21,6 +21,9 @@ const EX_USAGE = 64;
 const EX_CONFIG = 78;
 const EX_CANTCREAT = 73;
 const SECRETS = [process.env.GITHUB_TOKEN, process.env.GH_TOKEN];
+// Quiet: zx would copy a failing command's stderr to ours raw, past the logger and its redaction.
+// What a command printed reaches the output only through a log line.
+const $ = zx$({ quiet: true });
 
 const [modeArg = "start", ...rest] = process.argv.slice(2);
 let log = createLogger("entrypoint", { secrets: SECRETS });
@@ -114,6 +117,7 @@ async function loginGitHub(): Promise<void> {
     input: token,
     env: withoutTokens(process.env),
     nothrow: true,
+    quiet: true,
   })`gh auth login --with-token`;
   if (r.exitCode === 0) log.info("GitHub CLI logged in");
   else log.warn(`gh auth login failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
@@ -203,13 +207,17 @@ function exporterSpec(): ServiceSpec {
   };
 }
 
-/** The MCP server: CODEX_MCP_COMMAND through sh, in its own process group so stop signals reach all it spawns. */
+/**
+ * The MCP server: CODEX_MCP_COMMAND given to `sh -c` as it is (assignments, builtins, `exit`, pipes all mean what
+ * they mean to sh), in its own process group, so stop signals reach the server and all it spawns directly.
+ */
 function mcpSpec(command: string): ServiceSpec {
   return {
     name: "mcp",
     command: "/bin/sh",
-    args: ["-c", execIfSimple(command)],
+    args: ["-c", command],
     port: env.mcpPort,
+    shellWrapper: true,
   };
 }
 

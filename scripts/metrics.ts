@@ -1,14 +1,16 @@
 /**
  * Prometheus exporter for the Codex Father session store.
- * Serves /metrics (gathered at scrape time), /health (liveness) and /ready (the healthcheck's checks, cached).
+ * Serves /metrics (gathered at scrape time), /health (liveness) and /ready (the healthcheck's checks, cached;
+ * their messages only for the clients CODEX_READY_DETAILS names). SIGHUP re-reads the MCP log path and relists
+ * the sessions root; SIGTERM and SIGINT stop it.
  */
 import { readFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type HealthReport, runChecks } from "./lib/checks.js";
 import { createCollector } from "./lib/collector.js";
-import { parseEnv } from "./lib/env.js";
+import { parseEnv, type ReadyDetails } from "./lib/env.js";
 import { createLogger } from "./lib/log.js";
 
 /** How long a /ready answer is reused: the checks spawn git and probe ports, too much for every probe. */
@@ -45,9 +47,10 @@ const server = createServer(async (req, res) => {
       res.writeHead(200, { "Content-Type": "text/plain" }).end("ok\n");
     } else if (path === "/ready") {
       const report = await readiness();
+      const body = showDetails(env.readyDetails, req) ? report : withoutDetails(report);
       res
         .writeHead(report.healthy ? 200 : 503, { "Content-Type": "application/json" })
-        .end(`${JSON.stringify(report)}\n`);
+        .end(`${JSON.stringify(body)}\n`);
     } else {
       res
         .writeHead(404, { "Content-Type": "text/plain" })
@@ -79,6 +82,35 @@ function stop(signal: NodeJS.Signals): void {
 }
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);
+// The entrypoint passes SIGHUP on to its services, as logrotate's postrotate does to a log reader: it must not
+// stop us (Node's default). It re-reads the MCP log path now, so a rotated-away file is finished and let go of.
+process.on("SIGHUP", () => {
+  log.info("SIGHUP received: re-reading the MCP log path and relisting the sessions root");
+  collector.reopen().catch((e: unknown) => log.error(`SIGHUP refresh failed: ${e}`));
+});
+
+/**
+ * Whether a /ready client may see the checks' messages: absolute paths, PIDs, free space and the git version
+ * help an operator and an attacker alike, and the exporter listens on 0.0.0.0 without authentication.
+ */
+function showDetails(who: ReadyDetails, req: IncomingMessage): boolean {
+  if (who === "all") return true;
+  return who === "loopback" && isLoopback(req.socket.remoteAddress);
+}
+
+/** True for 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6. */
+function isLoopback(address: string | undefined): boolean {
+  const a = address?.startsWith("::ffff:") ? address.slice("::ffff:".length) : address;
+  return a === "::1" || !!a?.startsWith("127.");
+}
+
+/** The report with the status of each check and nothing else. */
+function withoutDetails(report: HealthReport) {
+  return {
+    healthy: report.healthy,
+    checks: report.checks.map((c) => ({ name: c.name, status: c.status })),
+  };
+}
 
 /** Version from the nearest package.json above this file (dist/scripts or scripts), else "unknown". */
 function findVersion(): string {

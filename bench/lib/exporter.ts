@@ -26,10 +26,16 @@ export interface Exporter {
   stop(): Promise<void>;
 }
 
-/** Starts `node dist/scripts/metrics.js` on a free port over the given store env; resolves once /health answers. */
-export async function startExporter(env: Record<string, string>): Promise<Exporter> {
+/** The exporter `build()` compiles. */
+export const BUILT = join(repoRoot, "dist", "scripts", "metrics.js");
+
+/** Starts a compiled exporter (default: this tree's) on a free port over the given store env; resolves once /health answers. */
+export async function startExporter(
+  env: Record<string, string>,
+  script = BUILT,
+): Promise<Exporter> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [join(repoRoot, "dist", "scripts", "metrics.js")], {
+  const proc = spawn(process.execPath, [script], {
     env: {
       PATH: process.env.PATH,
       ...env,

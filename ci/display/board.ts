@@ -81,7 +81,8 @@ const settled = (g: GroupState) =>
   g.state === "passed" || g.state === "skipped" || g.state === "cached";
 
 /** The whole frame: header, groups and rows (folding finished groups when short of lines), latest failure. */
-export function renderBoard(groups: GroupState[], o: FrameOptions): string {
+export function renderBoard(all: GroupState[], o: FrameOptions): string {
+  const groups = all.map((g) => ({ ...g, rows: g.rows.filter((r) => r.shown) }));
   const running = groups.flatMap((g) => g.rows).filter((r) => r.slot && r.ms === undefined).length;
   const header = [
     o.title,
@@ -91,7 +92,7 @@ export function renderBoard(groups: GroupState[], o: FrameOptions): string {
   const names = groups.flatMap((g) => [g.name, ...g.rows.map((r) => `  ${r.name}`)]);
   const width = Math.min(40, Math.max(12, ...names.map((n) => n.length)));
   const budget = Math.max(3, o.rows - 1);
-  let fold = new Set<GroupState>();
+  let fold = new Set<(typeof groups)[number]>();
   const count = () => 1 + groups.reduce((n, g) => n + 1 + (fold.has(g) ? 0 : g.rows.length), 0);
   if (count() > budget) fold = new Set(groups.filter(settled));
   if (count() > budget) fold = new Set(groups.filter((g) => g.state !== "running"));

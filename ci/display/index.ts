@@ -169,7 +169,7 @@ export class Display {
     };
     return {
       log,
-      cellLog: (cell) => (text) => this.rowLines(g, this.rowOf(g, cell), text, true),
+      cellLog: (cell) => (text) => this.rowLines(g, this.rowOf(g, cell, false), text, true),
       row: <T>(rowName: string, fn: (row: RowHooks) => Promise<T>, opts?: RowOptions<T>) =>
         this.runRow(g, rowName, fn, opts),
       waiting: (why) => {
@@ -186,8 +186,8 @@ export class Display {
     };
   }
 
-  /** The row named `name` in `g`, made (as running, from now) when new. */
-  private rowOf(g: GroupState, name: string): RowState {
+  /** The row named `name` in `g`, made (as running, from now; on the board when `shown`) when new. */
+  private rowOf(g: GroupState, name: string, shown: boolean): RowState {
     let r = g.rows.find((x) => x.name === name);
     if (!r) {
       r = {
@@ -202,9 +202,11 @@ export class Display {
         tail: [],
         file: this.logs.open(g.name, name),
         annotated: false,
+        shown,
       };
       g.rows.push(r);
     }
+    r.shown ||= shown;
     return r;
   }
 
@@ -227,7 +229,7 @@ export class Display {
     fn: (row: RowHooks) => Promise<T>,
     opts: RowOptions<T> = {},
   ): Promise<Timed<T>> {
-    const r = this.rowOf(g, name);
+    const r = this.rowOf(g, name, true);
     Object.assign(r, { state: "running", t0: Date.now(), open: true, buffer: [], slot: false });
     r.ms = undefined;
     const hooks = (started: () => void): RowHooks => ({
@@ -310,7 +312,7 @@ export class Display {
       this.print(`[${g.name}] ${r.status}${r.detail ? `: ${r.detail}` : ""}\n`);
     if (r.cells)
       g.rows = r.cells.map((c) => {
-        const row = g.rows.find((x) => x.name === c.name) ?? this.rowOf(g, c.name);
+        const row = this.rowOf(g, c.name, true);
         const cached = c.status === "passed" && (c.detail === "cached" || row.state === "cached");
         return Object.assign(row, {
           state: cached ? "cached" : c.status,

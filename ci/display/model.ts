@@ -30,6 +30,8 @@ export interface RowState {
   file: LogFile;
   /** An `::error` annotation was written for it. */
   annotated: boolean;
+  /** On the board: run through `ctx.row` (a sink from `cellLog` alone makes a row that only logs). */
+  shown: boolean;
 }
 
 /** A group of rows: a stage, or one command's work. */

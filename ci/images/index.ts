@@ -21,6 +21,7 @@ import {
   type RootfsSpec,
   rootfs,
   rootfsPackageVersion,
+  upgradeInstructions,
 } from "./rootfs.js";
 import { all, ImagesFailedError, memo, step as namedStep } from "./step.js";
 
@@ -67,21 +68,27 @@ function tagVersion(ref: string): string {
   return (ref.split(":").at(-1) ?? "").replace(/^v/, "");
 }
 
-/** A node image's Dockerfile: the shared Debian layer, then Node and npm at /usr/local, like upstream's slim image. */
+/** The day (UTC) the images' Debian packages are upgraded as of. */
+const today = () => new Date().toISOString().slice(0, 10);
+
+/**
+ * A node image's Dockerfile: the shared Debian layer upgraded from bookworm-security and bookworm-updates
+ * (enabled in its apt sources, as in upstream's images), then Node and npm at /usr/local, like upstream's slim image.
+ */
 function nodeDockerfile(version: string, npmVersion: string): string {
   return `FROM scratch
 ADD rootfs.tar /
-ADD node.tar /usr/local/
+${upgradeInstructions(today())}ADD node.tar /usr/local/
 ENV NODE_VERSION=${version} NPM_VERSION=${npmVersion}
 LABEL org.opencontainers.image.description="Offline stand-in for node:${version}-bookworm-slim (Debian bookworm + node-linux-* from npm), built by ci/images/index.ts"
 CMD ["node"]
 `;
 }
 
-/** prom/prometheus' user, paths, entrypoint and command, on Debian's prometheus. */
-const PROMETHEUS_DOCKERFILE = `FROM scratch
+/** prom/prometheus' user, paths, entrypoint and command, on Debian's prometheus (upgraded like the node images). */
+const prometheusDockerfile = () => `FROM scratch
 ADD rootfs.tar /
-LABEL org.opencontainers.image.description="Offline stand-in for prom/prometheus (Debian bookworm's prometheus), built by ci/images/index.ts"
+${upgradeInstructions(today())}LABEL org.opencontainers.image.description="Offline stand-in for prom/prometheus (Debian bookworm's prometheus), built by ci/images/index.ts"
 USER nobody
 EXPOSE 9090
 VOLUME ["/prometheus"]
@@ -90,10 +97,10 @@ ENTRYPOINT ["/bin/prometheus"]
 CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--web.console.libraries=/usr/share/prometheus/console_libraries", "--web.console.templates=/usr/share/prometheus/consoles"]
 `;
 
-/** prom/alertmanager's user, paths, entrypoint and command, on Debian's prometheus-alertmanager. */
-const ALERTMANAGER_DOCKERFILE = `FROM scratch
+/** prom/alertmanager's user, paths, entrypoint and command, on Debian's prometheus-alertmanager (upgraded likewise). */
+const alertmanagerDockerfile = () => `FROM scratch
 ADD rootfs.tar /
-LABEL org.opencontainers.image.description="Offline stand-in for prom/alertmanager (Debian bookworm's prometheus-alertmanager), built by ci/images/index.ts"
+${upgradeInstructions(today())}LABEL org.opencontainers.image.description="Offline stand-in for prom/alertmanager (Debian bookworm's prometheus-alertmanager), built by ci/images/index.ts"
 USER nobody
 EXPOSE 9093
 VOLUME ["/alertmanager"]
@@ -119,7 +126,7 @@ exec "$@"
 /** docker:<v>-dind's entrypoint, ports and volume on Debian's docker.io; the label names the real version. */
 const dindDockerfile = (ref: string, version: string) => `FROM scratch
 ADD rootfs.tar /
-COPY dockerd-entrypoint.sh /usr/local/bin/dockerd-entrypoint.sh
+${upgradeInstructions(today())}COPY dockerd-entrypoint.sh /usr/local/bin/dockerd-entrypoint.sh
 LABEL org.opencontainers.image.description="Offline stand-in for ${ref} (Debian bookworm's docker.io), built by ci/images/index.ts" \\
       org.opencontainers.image.version="${version}"
 ENV DOCKER_TLS_CERTDIR=""
@@ -298,8 +305,8 @@ async function buildLocked(
           : [platformRef(nodeRef(opts.buildNodeVersion), p)],
       ),
     ),
-    toolTarget(opts.refs.prometheus, prometheusRootfs, PROMETHEUS_DOCKERFILE),
-    toolTarget(opts.refs.alertmanager, alertmanagerRootfs, ALERTMANAGER_DOCKERFILE),
+    toolTarget(opts.refs.prometheus, prometheusRootfs, prometheusDockerfile()),
+    toolTarget(opts.refs.alertmanager, alertmanagerRootfs, alertmanagerDockerfile()),
     dindTarget(opts.refs.dind),
   ];
 

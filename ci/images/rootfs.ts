@@ -22,6 +22,25 @@ const SOURCES = [
   `deb http://deb.debian.org/debian ${SUITE}-updates main`,
   `deb http://deb.debian.org/debian-security ${SUITE}-security main`,
 ];
+/**
+ * Dockerfile instructions that upgrade a rootfs from the security and updates suites, as of `day`. mmdebstrap
+ * installs those suites' versions, but the rootfs tarball is cached by its recipe, so an image built from it
+ * later would start with every fix published since. The label with the day keeps BuildKit from reusing an
+ * older day's upgrade layer. Only those two suites' lists are fetched (the main suite's are 50 MB, slow under
+ * qemu), and none are left in the image.
+ */
+export function upgradeInstructions(day: string): string {
+  const list = SOURCES.filter((s) => /-(security|updates) /.test(s));
+  const apt = "-o Dir::Etc::SourceList=/tmp/upgrade.list -o Dir::Etc::SourceParts=/nonexistent";
+  return `LABEL org.codex-father.debian-upgraded-on="${day}"
+RUN printf '%s\\n' ${list.map((l) => `'${l}'`).join(" ")} > /tmp/upgrade.list \\
+ && apt-get ${apt} -o Acquire::Languages=none update -qq \\
+ && DEBIAN_FRONTEND=noninteractive apt-get ${apt} upgrade -y -qq \\
+ && apt-get clean \\
+ && rm -rf /tmp/upgrade.list /var/lib/apt/lists/* /var/log/apt/* /var/log/dpkg.log /var/cache/debconf/*-old
+`;
+}
+
 // Docs, man pages and locales stripped like Debian's slim images; dpkg keeps honouring this in the image.
 const DPKG_OPTS = [
   "path-exclude=/usr/share/doc/*",

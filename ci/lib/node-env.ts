@@ -1,18 +1,12 @@
 /** The ready Node environment lint and test start from: base image, source, npm cache, CA bundle, `npm ci`. */
+
+import { SOURCE_EXCLUDE } from "../../.dagger/src/source-exclude.js";
 import { nodeImage } from "../config.js";
 import type { ContainerSpec, Secret, Step } from "../engine.js";
 import type { PlanContext } from "../stage.js";
 
-/** Left out of the source copy: rebuilt inside, or host-only. */
-export const SOURCE_EXCLUDE = [
-  "node_modules",
-  ".git",
-  "dist",
-  ".cache",
-  "reports",
-  "coverage",
-  "*.log",
-];
+/** Left out of the source copy: rebuilt inside, or host-only. Shared with the Dagger module's `source`. */
+export { SOURCE_EXCLUDE };
 
 /** Where the extra CA bundle is copied in steps: a plain file, not a secret (a CA bundle is public). */
 export const CA_PATH = "/usr/local/share/codex-ci/ca.pem";
@@ -72,6 +66,3 @@ export const npmRun = (script: string, allowFailure = false): Step => ({
   args: ["npm", "run", "--silent", script],
   ...(allowFailure ? { allowFailure } : {}),
 });
-
-/** A step's argv for display in --plan. */
-export const shown = (s: Step): string => s.args.join(" ");

@@ -26,7 +26,12 @@ export interface RuntimeEnv {
   environment: string;
   gitUserName: string | undefined;
   gitUserEmail: string | undefined;
+  /** Which clients of the exporter's /ready get the checks' messages (the status code and check names go to all). */
+  readyDetails: ReadyDetails;
 }
+
+export const READY_DETAILS = ["loopback", "all", "none"] as const;
+export type ReadyDetails = (typeof READY_DETAILS)[number];
 
 /** Either the configuration and the defaults it filled in, or every problem found. */
 export type EnvResult =
@@ -46,6 +51,7 @@ export const DEFAULTS = {
   CODEX_MIN_FREE_BYTES: "1073741824",
   HEALTH_CHECK_TIMEOUT: "5",
   CODEX_ENVIRONMENT: "development",
+  CODEX_READY_DETAILS: "loopback",
 } as const;
 
 /** Reads and validates the runtime variables, listing every problem at once. */
@@ -79,12 +85,12 @@ export function parseEnv(source: NodeJS.ProcessEnv): EnvResult {
     }
     return n;
   };
-  /** A positive number of seconds, returned in milliseconds. */
+  /** A number of seconds, at least 1 ms (less would round to 0 ms: no timeout at all), returned in milliseconds. */
   const seconds = (name: keyof typeof DEFAULTS, max: number): number => {
     const raw = get(name);
     const n = Number(raw);
-    if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || n <= 0 || n > max) {
-      errors.push(`${name}: must be a number of seconds above 0 and at most ${max}, got "${raw}"`);
+    if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || n < 0.001 || n > max) {
+      errors.push(`${name}: must be a number of seconds from 0.001 to ${max}, got "${raw}"`);
     }
     return Math.round(n * 1000);
   };
@@ -98,7 +104,12 @@ export function parseEnv(source: NodeJS.ProcessEnv): EnvResult {
   const maxConcurrent = int("CODEX_MAX_CONCURRENT", 1, 10_000);
   const mcpPort = int("MCP_SERVER_PORT", 1, 65_535);
   const metricsPort = int("CODEX_METRICS_PORT", 1, 65_535);
-  const metricsHost = get("CODEX_METRICS_HOST").trim();
+  const rawHost = get("CODEX_METRICS_HOST");
+  const metricsHost = rawHost.trim();
+  if (!isBindHost(metricsHost))
+    errors.push(
+      `CODEX_METRICS_HOST: must be an IP address or a host name (such as 0.0.0.0, ::1 or localhost), got ${JSON.stringify(rawHost)}`,
+    );
   const stopTimeoutMs = seconds("CODEX_STOP_TIMEOUT", 3600);
   const minFreeBytes = int("CODEX_MIN_FREE_BYTES", 0, Number.MAX_SAFE_INTEGER);
   const checkTimeoutMs = seconds("HEALTH_CHECK_TIMEOUT", 300);
@@ -112,6 +123,12 @@ export function parseEnv(source: NodeJS.ProcessEnv): EnvResult {
   const mcpLog = source.CODEX_MCP_LOG
     ? resolve(source.CODEX_MCP_LOG)
     : join(logDir, "mcp-server.log");
+  const readyDetails = get("CODEX_READY_DETAILS");
+  if (!(READY_DETAILS as readonly string[]).includes(readyDetails)) {
+    errors.push(
+      `CODEX_READY_DETAILS: must be one of ${READY_DETAILS.join(", ")}, got "${readyDetails}"`,
+    );
+  }
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -137,8 +154,24 @@ export function parseEnv(source: NodeJS.ProcessEnv): EnvResult {
       environment: get("CODEX_ENVIRONMENT"),
       gitUserName: source.GIT_USER_NAME || undefined,
       gitUserEmail: source.GIT_USER_EMAIL || undefined,
+      readyDetails: readyDetails as ReadyDetails,
     },
   };
+}
+
+/**
+ * An address to bind to: an IPv4/IPv6 literal (no brackets, no port) or a host name of letters, digits, `-` and
+ * `_` in dot-separated labels. Blank is not one: Node would bind every interface. Syntax only, no DNS lookup.
+ */
+export function isBindHost(host: string): boolean {
+  // node:net (isIP) only for what may be IPv6: the healthcheck does not load net otherwise.
+  if (host.includes(":")) return process.getBuiltinModule("node:net").isIP(host) === 6;
+  if (/^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(host))
+    return true;
+  if (host.length > 253 || /^[\d.]+$/.test(host)) return false;
+  return /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/.test(
+    host,
+  );
 }
 
 /** The directories the entrypoint creates and the healthcheck requires, in that order. */

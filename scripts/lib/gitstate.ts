@@ -1,5 +1,6 @@
 /** Git-state reader: counts each `$CODEX_HOME/git-state/*.json` once, by its `status` (`ok` or `failed`). */
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import { DirChanges } from "./dirchange.js";
 import { fsError, type Problems } from "./problems.js";
 
 export type GitStatus = "ok" | "failed";
@@ -21,23 +22,40 @@ export function parseGitState(text: string): GitStatus | "pending" | Error {
 /** A git-state file is small; a bigger one is not one. */
 const MAX_STATE_BYTES = 1024 * 1024;
 
-/** Remembers which git-state files were counted, and which versions were unreadable. */
+/**
+ * Remembers which git-state files were counted, and which versions were unreadable. The directory is listed again
+ * only when it may have changed (DirChanges); otherwise only the files not counted yet are looked at.
+ */
 export class GitStateReader {
   private counted = new Set<string>();
   private pending = new Map<string, string>();
+  private readonly changes: DirChanges;
 
-  /** @param dir `$CODEX_HOME/git-state`; @param problems where bad files go (source "git-state"). */
+  /** @param dir `$CODEX_HOME/git-state`; @param problems where bad files go (source "git-state"); @param now the clock. */
   constructor(
     private readonly dir: string,
     private readonly problems: Problems,
-  ) {}
+    now?: () => number,
+  ) {
+    this.changes = new DirChanges(dir, now);
+  }
 
   /** Reads files not yet counted and calls `seen` once per finished operation. */
   refresh(seen: (status: GitStatus) => void): void {
     let names: string[];
     try {
-      names = readdirSync(this.dir).filter((n) => n.endsWith(".json"));
+      if (this.changes.changed()) {
+        names = readdirSync(this.dir).filter((n) => n.endsWith(".json"));
+        this.changes.done();
+        const present = new Set(names);
+        // A file removed and written again is a new operation.
+        for (const n of this.counted) if (!present.has(n)) this.counted.delete(n);
+        for (const n of this.pending.keys()) if (!present.has(n)) this.pending.delete(n);
+      } else {
+        names = [...this.pending.keys()];
+      }
     } catch (e) {
+      this.changes.forget();
       this.problems.report(
         "git-state",
         `dir:${fsError(e)}`,
@@ -45,10 +63,6 @@ export class GitStateReader {
       );
       return;
     }
-    const present = new Set(names);
-    // A file removed and written again is a new operation.
-    for (const n of this.counted) if (!present.has(n)) this.counted.delete(n);
-    for (const n of this.pending.keys()) if (!present.has(n)) this.pending.delete(n);
     for (const name of names) {
       if (this.counted.has(name)) continue;
       const path = `${this.dir}/${name}`;

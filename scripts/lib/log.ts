@@ -35,15 +35,13 @@ export function createLogger(component: string, opts: LoggerOptions = {}): Logge
   /** Formats, redacts and emits one line. */
   const emit = (level: LogLevel, message: string, fields?: Fields): void => {
     if (LOG_LEVELS.indexOf(level) < min) return;
-    let line = JSON.stringify({
-      time: new Date().toISOString(),
-      level,
-      component,
-      message,
-      ...fields,
-    });
-    for (const s of secrets) line = line.split(s).join("***");
-    line += "\n";
+    // Redact before encoding: JSON escapes `"`, `\` and control characters, so a token containing
+    // one would no longer match in the encoded line.
+    const record = redact(
+      { time: new Date().toISOString(), level, component, message, ...fields },
+      secrets,
+    );
+    const line = `${JSON.stringify(record)}\n`;
     write(line);
     if (file) {
       try {
@@ -63,6 +61,26 @@ export function createLogger(component: string, opts: LoggerOptions = {}): Logge
       file = path;
     },
   };
+}
+
+/** A copy of a value with every secret replaced by "***" in its strings and object keys, at any depth. */
+export function redact(value: unknown, secrets: readonly string[]): unknown {
+  if (secrets.length === 0) return value;
+  const text = (s: string) => secrets.reduce((acc, sec) => acc.split(sec).join("***"), s);
+  const walk = (v: unknown, depth: number): unknown => {
+    if (typeof v === "string") return text(v);
+    if (typeof v !== "object" || v === null) return v;
+    // Fields are shallow; a cycle or a deep structure is cut rather than walked (or leaked) forever.
+    if (depth > 20) return "[too deep]";
+    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
+    // Errors and other classes keep their JSON form (toJSON or own fields); plain fields are walked.
+    const json = (v as { toJSON?: () => unknown }).toJSON;
+    if (typeof json === "function") return walk(json.call(v), depth + 1);
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) => [text(k), walk(x, depth + 1)]),
+    );
+  };
+  return walk(value, 0);
 }
 
 /** Parses one JSON log line back into an object, or undefined when it is not one (for tests and tools). */

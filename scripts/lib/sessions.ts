@@ -1,6 +1,7 @@
 /** Session store reader: classifies `cdx-*` sessions from job.log and reads job.meta.json, re-reading only what changed. */
-import { readdirSync, readFileSync, type Stats, statSync } from "node:fs";
+import { accessSync, constants, readdirSync, readFileSync, type Stats, statSync } from "node:fs";
 import { setImmediate as tick } from "node:timers/promises";
+import { DirChanges } from "./dirchange.js";
 import { fsError, type Problems } from "./problems.js";
 import { afterLastNewline, readRange } from "./readfile.js";
 
@@ -70,112 +71,149 @@ interface Session {
   log?: FileSig;
   offset: number;
   marks: LogMarks;
-  /** Excluded from the gauges while its job.log cannot be read. */
-  bad: boolean;
-  /** Which of the RECHECK_EVERY scrapes re-checks it once it has finished. */
-  slot: number;
-  /** The last scrape that listed it. */
-  seen: number;
+  /** Left out of the gauges: not read yet, or its job.log cannot be read. */
+  unknown: boolean;
   counted: boolean;
+  /** When it was first seen finished (undefined while running). */
+  finishedAt?: number;
   metaSig?: FileSig;
   durationObserved: boolean;
+  /** The listing that last showed it. */
+  seen: number;
 }
 
 /** Largest slice of one job.log scanned in a scrape; the markers are written last, so a huge log is scanned from its tail. */
 export const MAX_LOG_SCAN = 16 * 1024 * 1024;
-/**
- * A finished session's files are re-checked on one scrape in RECHECK_EVERY (spread evenly over sessions), running
- * ones on every scrape: finished sessions do not change in practice, and a stat per session per scrape is what
- * dominates a steady scrape of a big store.
- */
-export const RECHECK_EVERY = 10;
 /** job.meta.json is small; anything bigger is not metadata. */
 export const MAX_META_BYTES = 1024 * 1024;
+/**
+ * A finished session is read on every scrape until its job.meta.json gave a duration, or for this long after it
+ * was seen to finish; then it is settled and never read again (a finished session does not change).
+ */
+export const SETTLE_MS = 10 * 60_000;
 
-/** Reads the session store incrementally; one instance lives as long as the exporter. */
+/** Errors of the process rather than of one session: they stop the scrape's reading, and the last state is kept. */
+const PROCESS_ERRORS = new Set(["EMFILE", "ENFILE", "ENOMEM"]);
+
+/**
+ * Reads the session store incrementally; one instance lives as long as the exporter. A steady scrape costs what
+ * changed: the root is listed again only when its mtime says entries came or went (DirChanges), and only the
+ * sessions that can still change (running, unreadable, or finished but not settled) are read.
+ */
 export class SessionStore {
   private sessions = new Map<string, Session>();
-  private scrape = 0;
-  private nextSlot = 0;
-  private listing: { names: string[]; mtimeMs: number; ino: number; at: number } | undefined;
+  /** Names of the sessions read on every scrape; every other session is settled. */
+  private active = new Set<string>();
+  /** Settled sessions by state, kept as they settle and leave, so the gauges cost the active sessions only. */
+  private settled = { completed: 0, failed: 0 };
+  private readonly dir: DirChanges;
+  private listings = 0;
+  /** The root is missing: the gauges show no sessions (the memory of what was counted stays). */
+  private gone = false;
 
-  /** @param root CODEX_SESSIONS_ROOT; @param problems where unreadable input is reported (source "sessions"). */
+  /**
+   * @param root CODEX_SESSIONS_ROOT; @param problems where unreadable input is reported (source "sessions");
+   * @param now the clock (injectable for tests).
+   */
   constructor(
     private readonly root: string,
     private readonly problems: Problems,
-  ) {}
+    private readonly now: () => number = Date.now,
+  ) {
+    this.dir = new DirChanges(root, now);
+  }
 
-  /** Brings the view up to date: lists sessions, re-reads changed files, reports finishes and durations. */
+  /** Lists the root again at the next refresh, whatever its mtime says (SIGHUP). */
+  rescan(): void {
+    this.dir.forget();
+  }
+
+  /** Brings the view up to date: lists sessions if needed, reads those that can change, reports finishes and durations. */
   async refresh(events: SessionEvents): Promise<void> {
-    let names: string[];
     try {
-      names = this.list();
+      const changed = this.dir.changed();
+      // A root we may no longer read (chmod) keeps its mtime: ask, one cheap call, rather than fail per session.
+      accessSync(this.root, constants.R_OK | constants.X_OK);
+      if (changed) await this.relist();
+      this.gone = false;
+      let i = 0;
+      for (const name of this.active) {
+        const s = this.sessions.get(name);
+        if (s) this.refreshSession(name, s, events);
+        // Let /health and other requests through during a first scrape of a big store.
+        if (++i % 2000 === 0) await tick();
+      }
     } catch (e) {
+      // Not a filesystem error: a bug, for the collector to report.
+      if (!(e as NodeJS.ErrnoException)?.code) throw e;
+      // The root, or the process (EMFILE), failed us: nothing is cleared, so nothing is counted twice later.
+      const code = fsError(e);
+      this.dir.forget();
+      this.gone = code === "ENOENT";
       this.problems.report(
         "sessions",
-        `root:${fsError(e)}`,
-        `${this.root}: cannot list sessions (${fsError(e)})`,
+        `root:${code}`,
+        this.gone
+          ? `${this.root}: cannot list sessions (ENOENT)`
+          : `${this.root}: cannot list sessions (${code}); last known state kept`,
       );
-      this.sessions.clear();
-      this.listing = undefined;
-      return;
     }
-    const turn = ++this.scrape % RECHECK_EVERY;
+  }
+
+  /** Lists the root: new names become active sessions, names gone are forgotten. */
+  private async relist(): Promise<void> {
+    // Names only: Dirent objects for 10,000 entries are garbage we do not need.
+    const names = readdirSync(this.root);
+    this.dir.done();
+    const listing = ++this.listings;
     let i = 0;
     for (const name of names) {
       if (!name.startsWith("cdx-")) continue;
-      let s = this.sessions.get(name);
-      if (!s) {
-        s = {
+      const s = this.sessions.get(name);
+      if (s) s.seen = listing;
+      else {
+        this.sessions.set(name, {
           offset: 0,
           marks: { done: false, failed: false },
-          bad: false,
-          slot: this.nextSlot++ % RECHECK_EVERY,
-          seen: 0,
+          unknown: true,
           counted: false,
           durationObserved: false,
-        };
-        this.sessions.set(name, s);
-      } else if (s.log && !s.bad && s.durationObserved && s.slot !== turn) {
-        s.seen = this.scrape;
-        continue; // Finished, fully read, and not its turn.
+          seen: listing,
+        });
+        this.active.add(name);
       }
-      if (this.refreshSession(`${this.root}/${name}`, s, events)) s.seen = this.scrape;
-      // Let /health and other requests through during a first scrape of a big store.
-      if (++i % 2000 === 0) await tick();
+      if (++i % 5000 === 0) await tick();
     }
-    // Sessions not listed this time were removed.
-    for (const [name, s] of this.sessions) if (s.seen !== this.scrape) this.sessions.delete(name);
-  }
-
-  /**
-   * Names in the sessions root. Reuses the last listing while the directory's mtime is unchanged and was already
-   * over a second old when we listed it (file times are coarse: an entry added in the same tick would be missed).
-   */
-  private list(): string[] {
-    const st = statSync(this.root);
-    const l = this.listing;
-    if (l && l.mtimeMs === st.mtimeMs && l.ino === st.ino && l.at - st.mtimeMs > 1000)
-      return l.names;
-    // Names only: Dirent objects for 10,000 entries per scrape are garbage we do not need.
-    const names = readdirSync(this.root);
-    this.listing = { names, mtimeMs: st.mtimeMs, ino: st.ino, at: Date.now() };
-    return names;
+    for (const [name, s] of this.sessions) {
+      if (s.seen === listing) continue;
+      this.sessions.delete(name);
+      if (!this.active.delete(name)) this.settled[finishedState(s)]--;
+    }
   }
 
   /** Sessions per state now. */
   counts(): Record<SessionState, number> {
-    const c = { running: 0, completed: 0, failed: 0 };
-    for (const s of this.sessions.values()) if (!s.bad) c[sessionState(s.marks)]++;
+    if (this.gone) return { running: 0, completed: 0, failed: 0 };
+    const c = { running: 0, ...this.settled };
+    for (const name of this.active) {
+      const s = this.sessions.get(name);
+      if (s && !s.unknown) c[sessionState(s.marks)]++;
+    }
     return c;
   }
 
-  /** Updates one session from its job.log and, once finished, its job.meta.json; false when `dir` is not a session directory. */
-  private refreshSession(dir: string, s: Session, events: SessionEvents): boolean {
+  /** Updates one active session from its job.log and, once finished, its job.meta.json; settles it when it can no longer change. */
+  private refreshSession(name: string, s: Session, events: SessionEvents): void {
+    const dir = `${this.root}/${name}`;
     const logPath = `${dir}/job.log`;
     try {
       const st = statSync(logPath, { throwIfNoEntry: false });
-      if (!st && !isDir(dir)) return false; // A stray file named cdx-*, or the session was just removed.
+      if (!st && !isDir(dir)) {
+        // A stray file named cdx-*, or the session was just removed: no session (looked at again when listed).
+        this.sessions.delete(name);
+        this.active.delete(name);
+        return;
+      }
       if (!st) {
         // A session that has not written its log yet is running.
         s.log = undefined;
@@ -186,36 +224,46 @@ export class SessionStore {
       } else if (!sameFile(s.log, st)) {
         this.scanLog(logPath, s, st);
       }
-      s.bad = false;
+      s.unknown = false;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOTDIR") return false; // A stray file named cdx-*.
-      s.bad = true;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code && PROCESS_ERRORS.has(code)) throw e;
+      if (code === "ENOTDIR") {
+        // A stray file named cdx-*.
+        this.sessions.delete(name);
+        this.active.delete(name);
+        return;
+      }
+      s.unknown = true;
       this.problems.report(
         "sessions",
         `${logPath}:${fsError(e)}`,
         `${logPath}: unreadable (${fsError(e)}), session skipped`,
       );
-      return true;
+      return;
     }
     const state = sessionState(s.marks);
-    if (state === "running") return true;
+    if (state === "running") {
+      s.finishedAt = undefined;
+      return;
+    }
+    s.finishedAt ??= this.now();
     if (!s.counted) {
       s.counted = true;
       events.finished(state);
     }
     if (!s.durationObserved) this.readMeta(`${dir}/job.meta.json`, s, events);
-    return true;
+    if (s.durationObserved || this.now() - s.finishedAt >= SETTLE_MS) {
+      this.active.delete(name);
+      this.settled[state]++;
+    }
   }
 
   /** Scans the new part of a job.log, or all of it (up to MAX_LOG_SCAN from the end) when it was replaced or truncated. */
   private scanLog(path: string, s: Session, st: Stats): void {
     const prev = s.log;
     const appended = prev && prev.ino === st.ino && st.size >= prev.size && st.size > s.offset;
-    if (!appended) {
-      s.offset = 0;
-      s.marks = { done: false, failed: false };
-    }
-    let from = s.offset;
+    let from = appended ? s.offset : 0;
     if (st.size - from > MAX_LOG_SCAN) {
       from = st.size - MAX_LOG_SCAN;
       this.problems.report(
@@ -225,7 +273,11 @@ export class SessionStore {
       );
     }
     const buf = readRange(path, from, st.size);
-    s.marks = scanJobLog(buf.toString("latin1"), s.marks);
+    // Committed only once read, so a failed read leaves the session as it was.
+    s.marks = scanJobLog(
+      buf.toString("latin1"),
+      appended ? s.marks : { done: false, failed: false },
+    );
     // Resume at the last complete line, so a marker cut in half by a concurrent write is seen whole next time.
     s.offset = from + afterLastNewline(buf);
     s.log = sig(st);
@@ -237,10 +289,12 @@ export class SessionStore {
     try {
       st = statSync(path, { throwIfNoEntry: false });
       if (!st || sameFile(s.metaSig, st)) return;
-      s.metaSig = sig(st);
-      if (!st.isFile() || st.size > MAX_META_BYTES)
+      if (!st.isFile() || st.size > MAX_META_BYTES) {
+        s.metaSig = sig(st);
         throw Object.assign(new Error("not a small regular file"), { code: "EFBIG" });
+      }
       const d = parseMetaDuration(readFileSync(path, "utf8"));
+      s.metaSig = sig(st);
       if (d instanceof Error) {
         this.problems.report(
           "sessions",
@@ -253,6 +307,8 @@ export class SessionStore {
       s.durationObserved = true;
       events.duration(d);
     } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code && PROCESS_ERRORS.has(code)) throw e;
       this.problems.report(
         "sessions",
         `${path}:${fsError(e)}`,
@@ -260,6 +316,11 @@ export class SessionStore {
       );
     }
   }
+}
+
+/** The state of a settled session (settled sessions are finished). */
+function finishedState(s: Session): FinishedState {
+  return sessionState(s.marks) === "failed" ? "failed" : "completed";
 }
 
 /** True when the path is a directory (following symlinks). */

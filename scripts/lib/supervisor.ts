@@ -1,6 +1,6 @@
 /** Child-process supervision: forward stop signals, stop everyone when one child exits, propagate its exit code. */
 import { type ChildProcess, type StdioOptions, spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { constants } from "node:os";
 import type { Logger } from "./log.js";
 import { procStat } from "./state.js";
@@ -15,6 +15,11 @@ export interface ServiceSpec {
   /** Port it listens on, for the state file. */
   port?: number;
   host?: string;
+  /**
+   * The command is a `sh -c` wrapper around the real service: SIGHUP ("reload") goes to the service, not to the
+   * shell, which would die of it, as long as the shell has not exec'd the service itself.
+   */
+  shellWrapper?: boolean;
 }
 
 /** A started child. */
@@ -61,12 +66,17 @@ export function supervise(specs: ServiceSpec[], opts: SuperviseOptions): Promise
     const signal = (c: (typeof children)[number], sig: NodeJS.Signals) => {
       const pid = c.proc.pid;
       if (pid === undefined) return;
-      try {
-        // A service leads its own group: signalling the group also reaches anything it spawned.
-        process.kill(opts.interactive ? pid : -pid, sig);
-      } catch {
-        // Already gone.
+      if (opts.interactive) return kill(pid, sig);
+      // A service leads its own group: signalling the group also reaches anything it spawned.
+      if (sig === "SIGHUP" && c.spec.shellWrapper && stillRuns(pid, c.spec.command)) {
+        for (const m of groupMembers(pid) ?? []) if (m !== pid) kill(m, sig);
+        return;
       }
+      kill(-pid, sig);
+      // sh starts background jobs with SIGINT ignored: they would outlive a Ctrl-C until the SIGKILL
+      // deadline. They get SIGTERM, the stop signal they do obey.
+      if (sig === "SIGINT")
+        for (const m of groupMembers(pid) ?? []) if (ignores(m, sig)) kill(m, "SIGTERM");
     };
 
     /** Asks every child to stop, and arms the SIGKILL deadline. */
@@ -136,7 +146,8 @@ export function supervise(specs: ServiceSpec[], opts: SuperviseOptions): Promise
     function onExit(c: (typeof children)[number], code: number) {
       if (c.left) return;
       c.left = true;
-      log[stopping ? "info" : "warn"](`${c.spec.name} exited with ${code}`, {
+      // Only an unrequested, failing exit is news; 0 is a normal end, and during a stop every exit is expected.
+      log[!stopping && code !== 0 ? "warn" : "info"](`${c.spec.name} exited with ${code}`, {
         pid: c.proc.pid,
         code,
       });
@@ -167,17 +178,69 @@ export function supervise(specs: ServiceSpec[], opts: SuperviseOptions): Promise
   });
 }
 
-/** Prefixes `exec` to a simple command so the server replaces sh and gets signals itself; compound commands run as they are. */
-export function execIfSimple(command: string): string {
-  return /[;&|()`\n]/.test(command) || /^\s*exec\s/.test(command) ? command : `exec ${command}`;
+/** Sends a signal, ignoring a process (or group) that is already gone. */
+function kill(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** True when the process ignores the signal (SigIgn in /proc/<pid>/status); false when it cannot be told. */
+export function ignores(pid: number, sig: NodeJS.Signals): boolean {
+  const n = constants.signals[sig];
+  try {
+    const m = /^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return !!m?.[1] && ((BigInt(`0x${m[1]}`) >> BigInt(n - 1)) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
+/** True while the process still runs `command` (it has not exec'd something else); true when it cannot be told. */
+function stillRuns(pid: number, command: string): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`) === realpathSync(command);
+  } catch {
+    return true;
+  }
 }
 
 /** After SIGKILL, how long to wait for a group to vanish (its zombies may wait for a reaper). */
 const KILL_GRACE_MS = 1000;
 
-/** Resolves once no live process is left in the group (or `giveUp` says so), polling every 20 ms. */
+/**
+ * Resolves once no live process is left in the group (or `giveUp` says so). Polls after 2, 5 and 10 ms, then every
+ * 20 ms: a `sh -c` wrapper dies of the stop signal at once while its server is still closing, usually within a few
+ * ms. While a member seen before still lives, a poll reads only its /proc entry; the whole of /proc (several ms
+ * of CPU on a busy host) is scanned only to find the group's other members or confirm that none is left.
+ */
 async function waitGroupGone(pgid: number, giveUp: () => boolean): Promise<void> {
-  while (groupAlive(pgid) && !giveUp()) await new Promise((r) => setTimeout(r, 20));
+  let known: number[] = [];
+  for (let i = 0; !giveUp(); i++) {
+    if (!known.some((pid) => liveMember(pid, pgid))) {
+      try {
+        process.kill(-pgid, 0);
+      } catch {
+        return;
+      }
+      const members = groupMembers(pgid);
+      // No /proc: the kill() above is all there is to go by.
+      if (members?.length === 0) return;
+      known = members ?? [];
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS[i] ?? 20));
+  }
+}
+
+/** The first waits of waitGroupGone, in ms. */
+const POLL_MS = [2, 5, 10];
+
+/** True while the process lives (not a zombie) and is still in the group. */
+function liveMember(pid: number, pgid: number): boolean {
+  const st = procStat(pid);
+  return st !== undefined && st.pgrp === pgid && st.state !== "Z";
 }
 
 /** True while the group has a member that is not a zombie (zombies wait for a reaper we do not control). */
@@ -187,13 +250,20 @@ export function groupAlive(pgid: number): boolean {
   } catch {
     return false;
   }
+  const members = groupMembers(pgid);
+  // No /proc (members unknown): trust kill().
+  return members === undefined || members.length > 0;
+}
+
+/** PIDs of the live (non-zombie) members of a process group, from /proc; undefined without /proc. */
+export function groupMembers(pgid: number): number[] | undefined {
   let pids: string[];
   try {
     pids = readdirSync("/proc").filter((n) => /^\d+$/.test(n));
   } catch {
-    return true; // No /proc: trust kill().
+    return undefined;
   }
-  return pids.some((p) => {
+  return pids.map(Number).filter((p) => {
     const st = procStat(p);
     return st !== undefined && st.pgrp === pgid && st.state !== "Z";
   });

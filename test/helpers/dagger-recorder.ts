@@ -7,6 +7,10 @@
  * replaced by `<id:field>`, the field that produced the ID (e.g. `<id:setSecret>`), so tests compare sets of
  * queries independent of request order and ID numbering.
  *
+ * What a module's entrypoint asks for is answered too: `node(id: X) { ... on T { id } }` (how the SDK turns an
+ * ID it was handed back into an object) gives X back, and an `answer` that returns an array for a field with a
+ * selection (`inputArgs { id }`) makes it a list, one element per entry (each entry's keys answer its leaves).
+ *
  * Usage:
  *   const rec = await startRecorder();
  *   Object.assign(process.env, rec.env);   // DAGGER_SESSION_PORT, DAGGER_SESSION_TOKEN
@@ -28,6 +32,7 @@ export interface RecordedQuery {
  * Answers a leaf field; return undefined for the default. `chain` is the calls down to it, each printed as
  * `name(arg: value, ...)`, e.g. answer `exitCode` 1 when `chain.at(-1)` is a `withExec` of "test:unit".
  * A promise delays the answer; `HOLD` never answers (the request stays open until the client cuts it).
+ * Asked for a field with a selection too: an array answers it as a list (see above); anything else is ignored.
  */
 export type Answer = (
   field: string,
@@ -92,8 +97,14 @@ export function chainOf(normalisedQuery: string): string[] {
     },
   });
   while (set) {
-    const field = set.selections[0] as FieldNode | undefined;
-    if (!field) break;
+    const sel = set.selections[0];
+    if (!sel) break;
+    if (sel.kind === Kind.INLINE_FRAGMENT) {
+      out.push(`... on ${sel.typeCondition?.name.value}`);
+      set = sel.selectionSet;
+      continue;
+    }
+    const field = sel as FieldNode;
     const args = (field.arguments ?? []).map((a) => `${a.name.value}: ${print(a.value)}`);
     out.push(args.length ? `${field.name.value}(${args.join(", ")})` : field.name.value);
     set = field.selectionSet;
@@ -113,26 +124,38 @@ export async function startRecorder(answer: Answer = () => undefined): Promise<R
     return id;
   };
 
-  /** One key per level, down each selection. */
+  /** One key per level, down each selection; `given` answers leaves of one element of a list. */
   const resolve = async (
     set: SelectionSetNode,
     path: string[],
+    given: Record<string, unknown> = {},
   ): Promise<Record<string, unknown>> => {
     const out: Record<string, unknown> = {};
     for (const sel of set.selections) {
+      // `node(id:) { ... on Directory { id } }`: the fragment's fields belong to the same object.
+      if (sel.kind === Kind.INLINE_FRAGMENT) {
+        Object.assign(out, await resolve(sel.selectionSet, path, given));
+        continue;
+      }
       if (sel.kind !== Kind.FIELD) continue;
       const name = sel.name.value;
       const key = sel.alias?.value ?? name;
       const printed = (sel.arguments ?? []).map((a) => `${a.name.value}: ${print(a.value)}`);
       const here = [...path, printed.length ? `${name}(${printed.join(", ")})` : name];
       if (sel.selectionSet) {
-        out[key] = await resolve(sel.selectionSet, here);
+        const list = await answer(name, path, argsOf(sel));
+        const set = sel.selectionSet;
+        out[key] = Array.isArray(list)
+          ? await Promise.all(list.map((item) => resolve(set, here, item)))
+          : await resolve(set, here);
         continue;
       }
       const args = argsOf(sel);
-      const custom = await answer(name, path, args);
+      const custom = name in given ? given[name] : await answer(name, path, args);
+      const loaded = /^node\(id: "(.*)"\)$/.exec(path.at(-1) ?? "")?.[1];
       if (custom === HOLD) throw HOLD;
       if (custom !== undefined) out[key] = custom;
+      else if (name === "id" && loaded !== undefined) out[key] = loaded;
       else if (name === "id") out[key] = fakeId(fieldName(path.at(-1) ?? "query"));
       else if (name === "exitCode") out[key] = 0;
       else if (name === "stdout" || name === "stderr") out[key] = "";

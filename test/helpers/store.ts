@@ -8,6 +8,31 @@ export interface StoreSpec {
   queue: number;
   gitState: number;
   mcpLines: number;
+  /** Exactly this many sessions running, spread evenly, the rest alternately completed and failed; default one in three. */
+  running?: number;
+}
+
+type State = "running" | "completed" | "failed";
+
+/** The state of session i in a store of this spec (see StoreSpec.running). */
+export function sessionStateOf(i: number, spec: Pick<StoreSpec, "sessions" | "running">): State {
+  if (spec.running === undefined)
+    return (["completed", "failed", "running"] as const)[i % 3] as State;
+  const step = Math.max(1, Math.floor(spec.sessions / Math.max(1, spec.running)));
+  if (i % step === 0 && i / step < spec.running) return "running";
+  return i % 2 === 0 ? "completed" : "failed";
+}
+
+/** Indices of the running sessions of a store of this spec. */
+export function runningSessions(spec: Pick<StoreSpec, "sessions" | "running">): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < spec.sessions; i++) if (sessionStateOf(i, spec) === "running") out.push(i);
+  return out;
+}
+
+/** Directory name of session i. */
+export function sessionName(i: number): string {
+  return `cdx-${String(i).padStart(6, "0")}`;
 }
 
 /** What the generated store should produce. */
@@ -70,7 +95,7 @@ export function writeSession(
   state?: "running" | "completed" | "failed",
 ): void {
   const s = state ?? (["completed", "failed", "running"] as const)[i % 3];
-  const dir = join(sessionsRoot, `cdx-${String(i).padStart(6, "0")}`);
+  const dir = join(sessionsRoot, sessionName(i));
   mkdirSync(dir, { recursive: true });
   const lines = [`[job] session ${i} started`, "[job] codex exec ...", "[job] some output"];
   if (s === "completed") lines.push("Exit Code: 0", "CONTROL: DONE");
@@ -138,11 +163,8 @@ export function generateStore(root: string, spec: StoreSpec): StoreTotals {
     taskDurationSum: 0,
   };
   for (let i = 0; i < spec.sessions; i++) {
-    writeSession(sessionsRoot, i);
-    const s = (["completed", "failed", "running"] as const)[i % 3] as
-      | "completed"
-      | "failed"
-      | "running";
+    const s = sessionStateOf(i, spec);
+    writeSession(sessionsRoot, i, s);
     t[s]++;
     if (s !== "running") t.taskDurationSum += i % 100;
   }

@@ -25,6 +25,7 @@ import type {
   DockerClient,
   DockerClientSpec,
   Engine,
+  EngineCapabilities,
   EngineSettings,
   FileSpec,
   PublishOptions,
@@ -49,7 +50,7 @@ export const SET_SECRET_MAX_BYTES = 128_000;
 /** The Dagger engine for one run, inside an open connection. */
 class DaggerEngine implements Engine {
   readonly name = "dagger" as const;
-  readonly capabilities = { multiPlatformExport: true };
+  readonly capabilities: EngineCapabilities;
   private readonly built = new Map<string, Container>();
   private readonly secrets = new Map<Secret, Promise<DaggerSecret>>();
 
@@ -58,7 +59,13 @@ class DaggerEngine implements Engine {
     private readonly settings: EngineSettings,
     /** Set with --no-cache: an env value unique to the run, so Dagger re-runs every exec. */
     private readonly cacheBuster?: string,
-  ) {}
+  ) {
+    this.capabilities = {
+      multiPlatformExport: true,
+      // Under the module's nested session `exportImage` has no image store to write to.
+      loadsImages: !settings.dagger.moduleRunner,
+    };
+  }
 
   /** A Dagger secret: plaintext only ever goes through `setSecret`. */
   private secret(s: Secret, plaintext?: (text: string) => string): Promise<DaggerSecret> {
@@ -89,9 +96,12 @@ class DaggerEngine implements Engine {
 
   /** A spec's container without its source: image, files, caches, env, secrets, services, workdir. */
   private async container(client: Client, spec: ContainerSpec): Promise<Container> {
-    let c = client
-      .container(spec.platform ? { platform: spec.platform as Platform } : undefined)
-      .from(spec.image);
+    let c =
+      this.built.get(spec.image) ??
+      client
+        .container(spec.platform ? { platform: spec.platform as Platform } : undefined)
+        .from(spec.image);
+    if (spec.user) c = c.withUser(spec.user);
     for (const f of spec.files ?? []) c = c.withFile(f.to, client.host().file(resolve(f.from)));
     for (const [path, vol] of Object.entries(spec.caches ?? {}))
       c = c.withMountedCache(path, client.cacheVolume(vol));
@@ -183,7 +193,7 @@ class DaggerEngine implements Engine {
     const context = resolve(spec.context ?? ".");
     const dockerfile = spec.dockerfile ?? "Dockerfile";
     const secrets = await Promise.all((spec.secrets ?? []).map((s) => this.buildSecret(s)));
-    const ctr = client
+    const built = client
       .host()
       .directory(context, { exclude: contextExcludes(context, dockerfile) })
       .dockerBuild({
@@ -193,6 +203,8 @@ class DaggerEngine implements Engine {
         secrets,
         ...(spec.target ? { target: spec.target } : {}),
       });
+    let ctr = built;
+    for (const [k, v] of Object.entries(spec.labels ?? {})) ctr = ctr.withLabel(k, v);
     await ctr.sync();
     const ref = `dagger-build-${this.built.size + 1}-${spec.platform}`;
     this.built.set(ref, ctr);

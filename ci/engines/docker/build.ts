@@ -38,6 +38,7 @@ export async function buildImage(
   if (spec.dockerfile) args.push("--file", join(spec.context ?? ".", spec.dockerfile));
   if (spec.target) args.push("--target", spec.target);
   for (const [k, v] of Object.entries(buildArgs)) args.push("--build-arg", `${k}=${v}`);
+  for (const [k, v] of Object.entries(spec.labels ?? {})) args.push("--label", `${k}=${v}`);
   for (const s of spec.secrets ?? [])
     args.push("--secret", `id=${s.name},src=${opts.secretFile(s)}`);
   args.push(spec.context ?? ".");

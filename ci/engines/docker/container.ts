@@ -73,6 +73,7 @@ export class Containers {
     const name = this.nameFor(what);
     const args = ["create", "--name", name, "--label", `${RUN_LABEL}=${this.runId}`];
     if (spec.platform) args.push("--platform", spec.platform);
+    if (spec.user) args.push("--user", spec.user);
     const workdir = spec.workdir ?? spec.source?.to;
     if (workdir) args.push("--workdir", workdir);
     for (const [k, v] of Object.entries(spec.env ?? {})) args.push("--env", `${k}=${v}`);

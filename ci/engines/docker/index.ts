@@ -33,7 +33,7 @@ export { SNAPSHOT_LABEL, SNAPSHOT_REPO } from "./step-cache.js";
 /** The Docker engine for one pipeline run. */
 class DockerEngine implements Engine {
   readonly name = "docker" as const;
-  readonly capabilities = { multiPlatformExport: false };
+  readonly capabilities = { multiPlatformExport: false, loadsImages: true };
   private readonly docker: DockerCli;
   private readonly containers: Containers;
   private readonly buildTags = new Set<string>();

@@ -56,6 +56,7 @@ async function baseKey(docker: DockerCli, spec: RunSpec): Promise<string | undef
     JSON.stringify({
       v: 2,
       platform: spec.platform,
+      user: spec.user,
       workdir: spec.workdir,
       env: spec.env,
       caches: spec.caches,

@@ -1,8 +1,8 @@
 /**
- * build: docker/Dockerfile for every configured platform, with the OCI label build args and the CA bundle as a
- * BuildKit secret. Then either publishes every tag as a multi-platform image (`--push`) or writes one tarball
- * per platform under reports/images/. The native variant is loaded into the Docker daemon under every tag, each
- * variant under `<deploy tag>-<arch>`, for `deploy` and for people to run.
+ * build: docker/Dockerfile for every configured platform, with the OCI labels and the CA bundle as a BuildKit
+ * secret. Writes one tarball per platform under reports/images/ (what scan reads), and with `--push` publishes
+ * every tag as a multi-platform manifest list. The native variant is loaded into the Docker daemon under every
+ * tag, each variant under `<deploy tag>-<arch>`, for `deploy` and for people to run.
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -21,8 +21,8 @@ import type {
   StageResult,
 } from "../../stage.js";
 import { type BuildManifest, manifestPath, writeManifest } from "./manifest.js";
-import { imageTags, labelArgs, type SourceFacts, sourceFacts } from "./metadata.js";
-import { loopbackRegistry, pushTarget } from "./registry.js";
+import { imageTags, labelArgs, type SourceFacts, sourceFacts, sourceLabels } from "./metadata.js";
+import { insecureRegistry, type PushTarget, pushTarget } from "./registry.js";
 
 /** The Dockerfile, relative to the repo root (the build context). */
 export const DOCKERFILE = "docker/Dockerfile";
@@ -44,6 +44,7 @@ function buildSpec(ctx: PlanContext, facts: SourceFacts, platform: string): Buil
     // The build stage runs on the builder's own platform (no npm ci under qemu); the runtime stage on `platform`.
     buildArgs: { ...labelArgs(facts), NODE_IMAGE: base, BUILD_NODE_IMAGE: base },
     baseImages: { NODE_IMAGE: platform, BUILD_NODE_IMAGE: nativePlatform() },
+    labels: sourceLabels(facts),
     secrets: ca ? [ca] : [],
   };
 }
@@ -52,7 +53,16 @@ function buildSpec(ctx: PlanContext, facts: SourceFacts, platform: string): Buil
 const tarballOf = (ctx: PlanContext, platform: string) =>
   join("reports", "images", `${ctx.config.image.name}-${archOf(platform)}.tar`);
 
-/** What build does: one Dockerfile build per platform, then publish or export, then load. */
+/** Where `--push` publishes, when it is given. */
+const targetOf = (ctx: PlanContext): PushTarget | undefined =>
+  ctx.options.push
+    ? pushTarget(ctx.settings.registry, {
+        ...(ctx.options.registry ? { flag: ctx.options.registry } : {}),
+        config: ctx.config.build.registry,
+      })
+    : undefined;
+
+/** What build does: one Dockerfile build per platform, then export (and publish), then load. */
 async function describe(ctx: PlanContext): Promise<Job[]> {
   const facts = await sourceFacts(ctx.root, ctx.settings.ci);
   const tags = imageTags(ctx.config.image.tags, facts);
@@ -120,7 +130,7 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
   const facts = await sourceFacts(ctx.root, ctx.settings.ci);
   const tags = imageTags(ctx.config.image.tags, facts);
   const name = ctx.config.image.name;
-  const target = ctx.options.push ? pushTarget(ctx.settings.registry) : undefined;
+  const target = targetOf(ctx);
   ctx.log(
     `${name} ${tags.join(", ")} for ${ctx.config.platforms.join(", ")} (revision ${facts.revision.slice(0, 7)}, created ${facts.created})`,
   );
@@ -146,39 +156,43 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
     version: facts.version,
     created: facts.created,
   };
+  // One tarball per platform: what `scan` reads with `trivy --input` and `deploy` can `docker load`.
+  for (const [i, image] of images.entries()) {
+    const rel = tarballOf(ctx, image.platform);
+    const written = await row(ctx, cells, `export ${image.platform}`, async () => {
+      await produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage([image], tmp));
+      return rel;
+    });
+    if (written) (manifest.platforms[i] as { tarball?: string }).tarball = written;
+  }
+  // Where the engine writes multi-platform archives, one more to publish elsewhere later.
+  if (ctx.engine.capabilities.multiPlatformExport && images.length > 1) {
+    const rel = join("reports", "images", `${name}.oci.tar`);
+    const written = await row(ctx, cells, "export multi-platform", async () => {
+      await produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage(images, tmp));
+      return rel;
+    });
+    if (written) manifest.multiPlatformTarball = written;
+  }
   if (target) {
+    const address = target.repository.split("/")[0] as string;
     for (const tag of tags) {
       const ref = `${target.repository}/${name}:${tag}`;
       const pushed = await row(ctx, cells, `push ${tag}`, () =>
         ctx.engine.publishImage(images, ref, {
           ...(target.auth ? { auth: target.auth } : {}),
-          insecure: loopbackRegistry(target.repository.split("/")[0] as string),
+          insecure: insecureRegistry(address, ctx.config.build.insecureRegistries),
         }),
       );
       if (pushed) manifest.published.push(pushed);
     }
-  } else {
-    // One tarball per platform: what `scan` reads with `trivy --input` and `deploy` can `docker load`.
-    for (const [i, image] of images.entries()) {
-      const rel = tarballOf(ctx, image.platform);
-      const written = await row(ctx, cells, `export ${image.platform}`, async () => {
-        await produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage([image], tmp));
-        return rel;
-      });
-      if (written) (manifest.platforms[i] as { tarball?: string }).tarball = written;
-    }
-    // Where the engine writes multi-platform archives, one more to publish elsewhere later.
-    if (ctx.engine.capabilities.multiPlatformExport && images.length > 1) {
-      const rel = join("reports", "images", `${name}.oci.tar`);
-      const written = await row(ctx, cells, "export multi-platform", async () => {
-        await produceAtomic(join(ctx.root, rel), (tmp) => ctx.engine.exportImage(images, tmp));
-        return rel;
-      });
-      if (written) manifest.multiPlatformTarball = written;
-    }
   }
   const native = images.find((i) => i.platform === nativePlatform());
-  if (native) {
+  if (native && !ctx.engine.capabilities.loadsImages)
+    ctx.log(
+      "no Docker daemon to load into (the Dagger module's runner): the module returns the image",
+    );
+  else if (native) {
     manifest.loaded = native.platform;
     await row(ctx, cells, "load", async () => {
       for (const tag of tags) await ctx.engine.loadImage(native, `${name}:${tag}`);
@@ -201,7 +215,7 @@ async function run(ctx: StageContext): Promise<StageResult<BuildOutput>> {
       cells,
       output,
     };
-  const where = target ? `pushed ${manifest.published.join(", ")}` : "tarballs in reports/images/";
+  const where = `tarballs in reports/images/${target ? `; pushed ${manifest.published.join(", ")}` : ""}`;
   return {
     status: "passed",
     detail: `${name}:${tags.join(", :")} for ${images.length} platform(s); ${where}`,

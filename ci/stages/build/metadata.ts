@@ -105,12 +105,21 @@ export function imageTags(kinds: TagKind[], facts: SourceFacts): string[] {
   return [...new Set(tags.filter(Boolean))];
 }
 
-/** The Dockerfile's OCI label build args. */
+/** The Dockerfile's OCI label build args: what every build knows. */
 export function labelArgs(facts: SourceFacts): Record<string, string> {
   return {
     OCI_VERSION: facts.version,
     OCI_REVISION: facts.revision,
     OCI_CREATED: facts.created,
-    ...(facts.source ? { OCI_SOURCE: facts.source } : {}),
   };
+}
+
+/** Labels only a build that knows its repository gets; without one they are left out, not made up. */
+export function sourceLabels(facts: SourceFacts): Record<string, string> {
+  return facts.source
+    ? {
+        "org.opencontainers.image.source": facts.source,
+        "org.opencontainers.image.url": facts.source,
+      }
+    : {};
 }

@@ -19,7 +19,6 @@ interface LintCheck {
   needs?: string;
 }
 
-/** A check step. */
 const check = (name: string, args: string[], needs?: string): LintCheck => ({
   step: { name, args, allowFailure: true },
   ...(needs ? { needs } : {}),

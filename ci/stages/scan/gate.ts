@@ -2,6 +2,7 @@
  * The scan gate: which findings fail the stage. Default policy (ci/pipeline.yaml `scan:`):
  * CRITICAL and HIGH with a fix available, minus the `.trivyignore` entries still in force.
  */
+import { packageKey } from "./ignore.js";
 import {
   BY_SEVERITY,
   type Finding,
@@ -17,7 +18,7 @@ export interface ScanPolicy {
   severity: Severity[];
   /** Only findings with a fixed version fail. */
   ignoreUnfixed: boolean;
-  /** Accepted IDs (from `.trivyignore`, already filtered for expiry). */
+  /** Accepted IDs and `pkg:<name>` packages (from `.trivyignore`, already filtered for expiry). */
   ignore: Set<string>;
 }
 
@@ -45,8 +46,10 @@ export function zeroCounts(): SeverityCounts {
 /** Judges a report against a policy. */
 export function evaluate(report: TrivyReport, policy: ScanPolicy): GateVerdict {
   const all = findings(report);
-  const ignored = all.filter((f) => policy.ignore.has(f.VulnerabilityID));
-  const kept = all.filter((f) => !policy.ignore.has(f.VulnerabilityID));
+  const accepted = (f: Finding) =>
+    policy.ignore.has(f.VulnerabilityID) || policy.ignore.has(packageKey(f.PkgName));
+  const ignored = all.filter(accepted);
+  const kept = all.filter((f) => !accepted(f));
   const counts = zeroCounts();
   for (const f of kept) counts[f.Severity] += 1;
   const blocking = kept.filter(

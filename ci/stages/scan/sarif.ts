@@ -1,5 +1,6 @@
 /**
- * SARIF 2.1.0 for GitHub code scanning, converted from Trivy's JSON after `.trivyignore`.
+ * SARIF 2.1.0 for GitHub code scanning, converted from Trivy's JSON (or the debian-security scanner's
+ * report in the same shape) after `.trivyignore`.
  *
  * Converted here rather than by a second `trivy --format sarif` run so the SARIF holds exactly
  * the findings the gate judged. One run per platform, each with its own `automationDetails.id`,
@@ -7,7 +8,7 @@
  * the Dockerfile that produced the image, so alerts land on a file of the repo.
  */
 
-import type { PlatformScan } from "./summary.js";
+import { type PlatformScan, type Scanner, TRIVY } from "./summary.js";
 import type { Finding, Severity } from "./trivy-report.js";
 
 /** SARIF level per Trivy severity (as Trivy's own SARIF writer maps them). */
@@ -45,7 +46,8 @@ interface SarifRule {
   fullDescription: { text: string };
   helpUri?: string;
   defaultConfiguration: { level: string };
-  properties: { tags: string[]; "security-severity": string };
+  /** Left out for a scanner that rates no severities, so GitHub goes by the level. */
+  properties: { tags: string[]; "security-severity"?: string };
 }
 interface SarifResult {
   ruleId: string;
@@ -66,51 +68,55 @@ export function toSarif(scans: PlatformScan[], dockerfile: string): SarifLog {
   };
 }
 
+/** A result's level: by severity, or an error for a scanner whose every finding fails the scan. */
+const levelOf = (f: Finding, scanner: Scanner) => (scanner.unrated ? "error" : LEVEL[f.Severity]);
+
 /** One run: rules deduplicated by ID, one result per finding. */
 function run(scan: PlatformScan, dockerfile: string): SarifRun {
+  const scanner = scan.scanner ?? TRIVY;
   const rules: SarifRule[] = [];
   const index = new Map<string, number>();
   const results = scan.verdict.kept.map((f) => {
     let i = index.get(f.VulnerabilityID);
     if (i === undefined) {
-      i = rules.push(rule(f)) - 1;
+      i = rules.push(rule(f, scanner)) - 1;
       index.set(f.VulnerabilityID, i);
     }
-    return result(f, i, dockerfile);
+    return result(f, i, dockerfile, scanner);
   });
   return {
-    tool: {
-      driver: { name: "Trivy", informationUri: "https://github.com/aquasecurity/trivy", rules },
-    },
-    automationDetails: { id: `trivy/${scan.platform}/` },
+    tool: { driver: { name: scanner.name, informationUri: scanner.informationUri, rules } },
+    automationDetails: { id: `${scanner.name.toLowerCase()}/${scan.platform}/` },
     results,
   };
 }
 
 /** The rule for a vulnerability ID. */
-function rule(f: Finding): SarifRule {
+function rule(f: Finding, scanner: Scanner): SarifRule {
   return {
     id: f.VulnerabilityID,
     shortDescription: { text: f.Title || f.VulnerabilityID },
     fullDescription: { text: f.Description || f.Title || f.VulnerabilityID },
     ...(f.PrimaryURL ? { helpUri: f.PrimaryURL } : {}),
-    defaultConfiguration: { level: LEVEL[f.Severity] },
-    properties: {
-      tags: ["vulnerability", "security", f.Severity],
-      "security-severity": SCORE[f.Severity],
-    },
+    defaultConfiguration: { level: levelOf(f, scanner) },
+    properties: scanner.unrated
+      ? { tags: ["vulnerability", "security", scanner.name] }
+      : {
+          tags: ["vulnerability", "security", f.Severity],
+          "security-severity": SCORE[f.Severity],
+        },
   };
 }
 
 /** One finding as a result on the Dockerfile. */
-function result(f: Finding, ruleIndex: number, dockerfile: string): SarifResult {
+function result(f: Finding, ruleIndex: number, dockerfile: string, scanner: Scanner): SarifResult {
   const fixed = f.FixedVersion ? `Fixed Version: ${f.FixedVersion}` : "Fixed Version: none yet";
   return {
     ruleId: f.VulnerabilityID,
     ruleIndex,
-    level: LEVEL[f.Severity],
+    level: levelOf(f, scanner),
     message: {
-      text: `Target: ${f.Target}\nPackage: ${f.PkgName}\nInstalled Version: ${f.InstalledVersion ?? "?"}\nVulnerability ${f.VulnerabilityID}\nSeverity: ${f.Severity}\n${fixed}`,
+      text: `Target: ${f.Target}\nPackage: ${f.PkgName}\nInstalled Version: ${f.InstalledVersion ?? "?"}\nVulnerability ${f.VulnerabilityID}\n${scanner.unrated ? "" : `Severity: ${f.Severity}\n`}${fixed}`,
     },
     locations: [
       { physicalLocation: { artifactLocation: { uri: dockerfile }, region: { startLine: 1 } } },

@@ -56,6 +56,17 @@ export function trivyRun(opts: {
   };
 }
 
+/** Trivy's image or DB cannot be had here: what `scan.fallback` falls back on. */
+export class TrivyUnavailable extends Error {
+  override name = "TrivyUnavailable";
+  constructor(
+    readonly reason: string,
+    advice: string,
+  ) {
+    super(advice);
+  }
+}
+
 /** Turns engine failures into what to do about them. */
 export function explainTrivy(e: unknown, image: string, configFile: string): Error {
   const text = `${(e as Error).message}\n${(e as { tail?: string }).tail ?? ""}\n${(e as { stderr?: string }).stderr ?? ""}`;
@@ -65,12 +76,14 @@ export function explainTrivy(e: unknown, image: string, configFile: string): Err
     ) &&
     !/trivy-db|vulnerability db/i.test(text)
   )
-    return new Error(
-      `the scanner image ${image} is not on this machine and no registry is reachable. Load or mirror it (docker load / images.trivy in ${configFile}), or turn the scan off explicitly with --skip scan or scan.enabled: false.`,
+    return new TrivyUnavailable(
+      `its image ${image} is not on this machine and no registry is reachable`,
+      `the scanner image ${image} is not on this machine and no registry is reachable. Load or mirror it (docker load / images.trivy in ${configFile}), use scan.fallback: debian-security, or turn the scan off explicitly with --skip scan or scan.enabled: false.`,
     );
   if (/vulnerability db|trivy-db|db error|failed to download/i.test(text))
-    return new Error(
-      `Trivy could not get its vulnerability DB (offline?). Seed the cache volume ${TRIVY_CACHE_VOLUME} (trivy image --download-db-only with ${CACHE} mounted) where a registry is reachable, or skip explicitly with --skip scan.`,
+    return new TrivyUnavailable(
+      "its vulnerability DB could not be downloaded",
+      `Trivy could not get its vulnerability DB (offline?). Seed the cache volume ${TRIVY_CACHE_VOLUME} (trivy image --download-db-only with ${CACHE} mounted) where a registry is reachable, use scan.fallback: debian-security, or skip explicitly with --skip scan.`,
     );
   return e as Error;
 }

@@ -244,11 +244,16 @@ dockerTest(
 
 dockerTest(
   test,
-  "scan: no scanner image and no registry is a clear failure; disabled in config is an explicit skip",
+  "scan: no scanner image, no registry and no fallback is a clear failure; disabled in config is an explicit skip",
   async () => {
+    // With the default fallback this would be a debian-security scan (test/e2e/scan/); `none` fails as before.
     const missing = context(
       e,
-      { ...config, images: { ...config.images, trivy: `codex-test/no-such-scanner:${id}` } },
+      {
+        ...config,
+        images: { ...config.images, trivy: `codex-test/no-such-scanner:${id}` },
+        scan: { ...config.scan, fallback: "none" },
+      },
       root,
     );
     const result = await scan.run(missing);

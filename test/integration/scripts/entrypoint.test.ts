@@ -1,10 +1,19 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { pidAlive, tcpProbe } from "../../../scripts/lib/checks.js";
 import { parseLogLine } from "../../../scripts/lib/log.js";
-import { readState, type ServicesState } from "../../../scripts/lib/state.js";
+import { procStat, readState, type ServicesState } from "../../../scripts/lib/state.js";
+import { exitCodeOf } from "../../../scripts/lib/supervisor.js";
 import {
   cleanup,
   freePort,
@@ -17,7 +26,7 @@ import {
 } from "../../helpers/proc.js";
 import { storeEnv } from "../../helpers/store.js";
 
-/** An MCP stand-in: listens on its port, writes a marker on SIGTERM or SIGINT; modes "ignore" (keeps running) and "crash" (exits 3). */
+/** An MCP stand-in: listens on its port, writes a marker on SIGTERM, SIGINT or SIGHUP (and keeps running on HUP); modes "ignore" (keeps running) and "crash" (exits 3). */
 const FAKE_MCP = `const net = require("net"), fs = require("fs");
 const [port, marker, mode] = process.argv.slice(2);
 const srv = net.createServer().listen(Number(port), "127.0.0.1");
@@ -31,6 +40,7 @@ process.on("SIGINT", () => {
   fs.writeFileSync(marker, "INT");
   process.exit(0);
 });
+process.on("SIGHUP", () => fs.writeFileSync(marker, "HUP"));
 if (mode === "crash") setTimeout(() => process.exit(3), 300);
 `;
 
@@ -61,6 +71,25 @@ async function box(mcpMode?: "obey" | "ignore" | "crash"): Promise<Box> {
   mkdirSync(env.HOME as string);
   if (mcpMode) env.CODEX_MCP_COMMAND = `node ${fake} ${mcpPort} ${marker} ${mcpMode}`;
   return { root, env, marker, stateFile: join(env.CODEX_HOME as string, "run", "services.json") };
+}
+
+/** Lines of output that are not the entrypoint's JSON log lines: what the children printed. */
+function childLines(out: string): string[] {
+  return out
+    .split("\n")
+    .filter((l) => l !== "" && !parseLogLine(l))
+    .sort();
+}
+
+/** PIDs of the live (non-zombie) processes in a process group, from /proc. */
+function groupMembers(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    const st = procStat(Number(p));
+    if (st && st.pgrp === pgid && st.state !== "Z") pids.push(Number(p));
+  }
+  return pids;
 }
 
 /** Entrypoints started by a test, killed with their services if the test fails half-way. */
@@ -286,6 +315,166 @@ test("mcp-only: the MCP command alone, supervised, recorded, SIGINT forwarded", 
   assert.is(await exited(s, "after SIGINT"), 130);
   assert.is(readFileSync(b.marker, "utf8"), "INT");
   assert.not.ok(pidAlive(state.services[0]?.pid ?? 0));
+  cleanup(b.root);
+});
+
+test("CODEX_MCP_COMMAND runs as /bin/sh -c runs it: same exit code and output for every kind of command", async () => {
+  const commands = [
+    "exit 3",
+    `FOO=bar sh -c 'echo "FOO=$FOO"; exit 4'`,
+    "! true",
+    ": nothing to do",
+    "umask 077",
+    "export X=1",
+    "nonexistent-command-cf16",
+    "echo piped | tr a-z A-Z",
+    "cd / && pwd && exit 5",
+    "if true; then exit 7; fi",
+    "exec node -e 'process.exit(6)'",
+    "kill -TERM $$",
+  ];
+  const runs = await Promise.all(
+    commands.map(async (command) => {
+      const b = await box();
+      try {
+        const r = await runScript("entrypoint", ["mcp-only"], {
+          ...b.env,
+          CODEX_MCP_COMMAND: command,
+        });
+        return { command, r };
+      } finally {
+        cleanup(b.root);
+      }
+    }),
+  );
+  for (const { command, r } of runs) {
+    const sh = spawnSync("/bin/sh", ["-c", command], { encoding: "utf8" });
+    const want = exitCodeOf(sh.status, sh.signal);
+    assert.is(r.code, want, `${command}: exit ${r.code}, sh -c gives ${want}\n${r.out}`);
+    assert.equal(childLines(r.out), childLines(sh.stdout + sh.stderr), command);
+  }
+});
+
+test("SIGHUP reaches the MCP server, which keeps running, for a simple and a compound command", async () => {
+  for (const wrap of [(c: string) => c, (c: string) => `cd / && ${c}`]) {
+    const b = await box("obey");
+    b.env.CODEX_MCP_COMMAND = wrap(b.env.CODEX_MCP_COMMAND as string);
+    const s = startScript("entrypoint", ["mcp-only"], b.env);
+    live.push({ s, b });
+    await waitFor(() => readState(b.stateFile), "services.json");
+    await mcpListening(b);
+    s.proc.kill("SIGHUP");
+    await waitFor(
+      () => existsSync(b.marker),
+      `the MCP server to get SIGHUP (${b.env.CODEX_MCP_COMMAND})`,
+    );
+    assert.is(readFileSync(b.marker, "utf8"), "HUP");
+    await new Promise((r) => setTimeout(r, 500));
+    assert.is(s.proc.exitCode, null, `entrypoint exited after SIGHUP:\n${s.out()}`);
+    assert.is(await tcpProbe("127.0.0.1", Number(b.env.MCP_SERVER_PORT), 1000), undefined);
+    s.proc.kill("SIGTERM");
+    assert.is(await exited(s, "after SIGTERM"), 143);
+    assert.is(readFileSync(b.marker, "utf8"), "TERM");
+    cleanup(b.root);
+  }
+});
+
+test("SIGINT stops a shell-wrapped command as fast as SIGTERM, background jobs that ignore SIGINT included", async () => {
+  const b = await box("obey");
+  // A non-interactive sh starts background jobs with SIGINT ignored: `sleep` keeps running on Ctrl-C.
+  b.env.CODEX_MCP_COMMAND = `sleep 300 & ${b.env.CODEX_MCP_COMMAND}`;
+  b.env.CODEX_STOP_TIMEOUT = "60";
+  const s = startScript("entrypoint", ["mcp-only"], b.env);
+  live.push({ s, b });
+  const state = await waitFor(() => {
+    const st = readState(b.stateFile);
+    return st && !(st instanceof Error) ? st : undefined;
+  }, "services.json");
+  await mcpListening(b);
+  const pgid = state.services[0]?.pid ?? 0;
+  assert.ok(groupMembers(pgid).length >= 3, "sh, sleep and node in the service's group");
+  const t0 = Date.now();
+  s.proc.kill("SIGINT");
+  assert.is(
+    await exited(s, "after SIGINT (the old code waited for the 60 s stop timeout)", 15_000),
+    130,
+  );
+  assert.ok(Date.now() - t0 < 15_000);
+  assert.is(readFileSync(b.marker, "utf8"), "INT");
+  assert.not.match(s.out(), /SIGKILL/);
+  assert.equal(groupMembers(pgid), []);
+  cleanup(b.root);
+});
+
+test("gh's stderr is never copied raw: a failed login is logged once, the token redacted even with quotes in it", async () => {
+  const b = await box();
+  const bin = join(b.root, "bin");
+  mkdirSync(bin);
+  // A gh that echoes what it read (the token) to stderr and fails, as a confused CLI might.
+  writeFileSync(join(bin, "gh"), `#!/bin/sh\necho "bad credentials: $(cat)" >&2\nexit 1\n`);
+  chmodSync(join(bin, "gh"), 0o755);
+  const token = 'ghp_TOKEN"with\\quote_1234567890';
+  const r = await runScript("entrypoint", ["shell", "-c", "exit 0"], {
+    ...b.env,
+    PATH: `${bin}:${process.env.PATH}`,
+    GITHUB_TOKEN: token,
+  });
+  assert.is(r.code, 0, r.out);
+  assert.not.ok(r.out.includes(token), `token in the output:\n${r.out}`);
+  assert.not.ok(
+    r.out.includes(JSON.stringify(token).slice(1, -1)),
+    `escaped token in the output:\n${r.out}`,
+  );
+  // Only log lines: nothing gh printed is passed through as it is.
+  assert.equal(
+    childLines(r.out),
+    [],
+    `gh's stderr copied raw:\n${r.out}`.replaceAll(token, "<token>"),
+  );
+  const failed = r.out
+    .split("\n")
+    .map((l) => parseLogLine(l))
+    .find((l) => l?.message.startsWith("gh auth login failed"));
+  assert.is(failed?.message, "gh auth login failed (exit 1): bad credentials: ***");
+  const file = readFileSync(join(b.env.CODEX_LOG_DIR as string, "entrypoint.log"), "utf8");
+  assert.not.ok(file.includes(token) || file.includes(JSON.stringify(token).slice(1, -1)));
+  cleanup(b.root);
+});
+
+test("a timeout below 1 ms or a bad CODEX_METRICS_HOST: exit 78 at validation, naming each variable", async () => {
+  const b = await box();
+  for (const [name, value] of [
+    ["HEALTH_CHECK_TIMEOUT", "0.0001"],
+    ["CODEX_STOP_TIMEOUT", "0.0001"],
+    ["CODEX_METRICS_HOST", "not a host"],
+    ["CODEX_METRICS_HOST", "   "],
+  ] as const) {
+    // Shell mode: validation comes first in every mode, and a build that lets the value through ends at once.
+    const r = await runScript("entrypoint", ["shell", "-c", "exit 0"], { ...b.env, [name]: value });
+    assert.is(r.code, 78, `${name}=${value}: ${r.out}`);
+    const vars = r.out
+      .trim()
+      .split("\n")
+      .map((l) => parseLogLine(l)?.variable);
+    assert.equal(vars, [name], r.out);
+  }
+  assert.not.ok(existsSync(b.env.CODEX_HOME as string), "validation comes before any directory");
+  cleanup(b.root);
+});
+
+test("a child's normal exit is logged at info, a failing one at warn", async () => {
+  const b = await box();
+  const levelOf = (out: string, message: string) =>
+    out
+      .split("\n")
+      .map((l) => parseLogLine(l))
+      .find((l) => l?.message === message)?.level;
+  const ok = await runScript("entrypoint", ["test", "true"], b.env);
+  assert.is(ok.code, 0, ok.out);
+  assert.is(levelOf(ok.out, "test exited with 0"), "info");
+  const bad = await runScript("entrypoint", ["test", "sh", "-c", "exit 4"], b.env);
+  assert.is(bad.code, 4, bad.out);
+  assert.is(levelOf(bad.out, "test exited with 4"), "warn");
   cleanup(b.root);
 });
 

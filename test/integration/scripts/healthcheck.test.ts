@@ -1,5 +1,13 @@
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -249,6 +257,49 @@ test("bad environment: exit 1 naming the variable", async () => {
   });
   assert.is(r.code, 1);
   assert.match(r.out, /^fail\s+env\s+HEALTH_CHECK_TIMEOUT: must be a number of seconds/m);
+});
+
+/** Runs the healthcheck from `cwd` (outside any git repository, as in the image's /app), not from the repo. */
+function checkFrom(cwd: string, env: Record<string, string | undefined>) {
+  const p = spawnSync(
+    process.execPath,
+    ["--import", import.meta.resolve("tsx"), join(repoRoot, "scripts", "healthcheck.ts")],
+    { cwd, env: { PATH: process.env.PATH, ...env }, encoding: "utf8", timeout: 60_000 },
+  );
+  return { code: p.status, out: p.stdout + p.stderr };
+}
+
+test("a healthy run spawns no git once git's version is recorded; a new git binary is asked again", async () => {
+  const t = tree();
+  const bin = join(t.root, "bin");
+  mkdirSync(bin);
+  const calls = join(t.root, "git-calls");
+  // A git that logs each call, answers --version itself and passes the rest to the real git.
+  const realGit = spawnSync("sh", ["-c", "command -v git"], { encoding: "utf8" }).stdout.trim();
+  writeFileSync(
+    join(bin, "git"),
+    `#!/bin/sh\necho "$*" >> ${calls}\n[ "$1" = --version ] && { echo "git version 9.8.7"; exit 0; }\nexec ${realGit} "$@"\n`,
+  );
+  chmodSync(join(bin, "git"), 0o755);
+  // GIT_CONFIG_NOSYSTEM: this git is not Debian's, whose system config file the reader knows.
+  const env = { ...t.env, PATH: `${bin}:${process.env.PATH}`, GIT_CONFIG_NOSYSTEM: "1" };
+  const logged = () => readFileSync(calls, "utf8").trim().split("\n");
+  for (let i = 0; i < 3; i++) {
+    const r = checkFrom(t.root, env);
+    assert.is(r.code, 0, r.out);
+    assert.match(r.out, /^ok\s+git\s+git 9\.8\.7; user configured/m);
+  }
+  assert.equal(logged(), ["--version"], "git spawned again after its version was recorded");
+  utimesSync(join(bin, "git"), new Date(), new Date(Date.now() + 5000));
+  assert.is(checkFrom(t.root, env).code, 0);
+  assert.equal(logged(), ["--version", "--version"]);
+  // No identity in the files: git itself is asked, and its answer (none) is a warning as before.
+  writeFileSync(join(t.env.HOME, ".gitconfig"), "[core]\n\tautocrlf = false\n");
+  const w = checkFrom(t.root, env);
+  assert.is(w.code, 0, w.out);
+  assert.match(w.out, /^warn\s+git\s+git 9\.8\.7; user\.name\/user\.email not configured/m);
+  assert.equal(logged(), ["--version", "--version", "config --get-regexp ^user\\.(name|email)$"]);
+  cleanup(t.root);
 });
 
 test.run();

@@ -40,6 +40,13 @@ test("a run: stages, lists and flags", () => {
   });
 });
 
+test("--registry goes to the stages as given", () => {
+  assert.is(
+    runOf(["build", "--push", "--registry", "ghcr.io/acme"]).options.registry,
+    "ghcr.io/acme",
+  );
+});
+
 test("doctor, images and help are commands of their own", () => {
   assert.equal(parseCommand(["doctor", "--fix"]), {
     kind: "doctor",
@@ -89,6 +96,10 @@ test("bad values, and flags of another command, are usage errors naming the flag
     [
       ["--progress", "fancy"],
       /--progress: unknown value "fancy"; expected one of auto, tty, plain/,
+    ],
+    [
+      ["build", "--registry", "https://bob:pw@ghcr.io/acme"],
+      /--registry: "https:\/\/\*\*\*@ghcr.io\/acme" is not host/,
     ],
   ] as const)
     assert.throws(

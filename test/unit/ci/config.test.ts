@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
@@ -30,6 +32,23 @@ test("the shipped config loads with the documented defaults", async () => {
   assert.is(c.images.alertmanager, "prom/alertmanager:v0.25.0");
   assert.is(nodeImage(c, "22"), "node:22-bookworm-slim");
   for (const k of ["trivy", "dockerCli", "grafana"] as const) assert.ok(c.images[k]);
+});
+
+test("scan.fallback: debian-security by default, none allowed, anything else an error at its line", () => {
+  assert.is(parseConfig(text, "ok.yaml").scan.fallback, "debian-security");
+  assert.is(
+    parseConfig(text.replace("fallback: debian-security", "fallback: none"), "ok.yaml").scan
+      .fallback,
+    "none",
+  );
+  const e = errorOf(text.replace("fallback: debian-security", "fallback: grype"));
+  assert.is(e.key, "scan.fallback");
+  assert.is(e.line, text.split("\n").findIndex((l) => l.includes("fallback: debian-security")) + 1);
+  assert.match(e.message, 'expected one of debian-security, none, got "grype"');
+  assert.match(
+    errorOf(text.replace(/\n {2}fallback: debian-security/, "")).message,
+    'scan.fallback: missing required key "fallback"',
+  );
 });
 
 test("default matrix runs e2e on one Node version only", async () => {
@@ -117,6 +136,153 @@ test("a missing file names the file", async () => {
     assert.instance(e, ConfigError);
     assert.match((e as Error).message, /^ci\/nope\.yaml:1:1: .*cannot read/);
   }
+});
+
+test("YAML aliases are read as the anchored value, scalars, lists and mappings alike", () => {
+  const c = parseConfig(
+    text
+      .replace('node: ["22", "24", "26"]', 'node: ["22", "24", &lts "26"]')
+      .replace('nodeVersion: "26"', "nodeVersion: *lts")
+      .replace(
+        "platforms: [linux/amd64, linux/arm64]",
+        "platforms: &plat [linux/amd64, linux/arm64]",
+      )
+      .replace("include: []", "include: [&cell { node: *lts, kind: unit }, *cell]")
+      .replace(/ {2}e2ePackages: .*\n/, "  e2ePackages: *plat_pk\n")
+      .replace(/ {2}packages: (.*)\n/, "  packages: &plat_pk $1\n"),
+    "x.yaml",
+  );
+  assert.is(c.image.nodeVersion, "26");
+  assert.equal(c.test.include, [
+    { node: "26", kind: "unit" },
+    { node: "26", kind: "unit" },
+  ]);
+  assert.equal(c.test.e2ePackages, c.test.packages);
+  const e = errorOf(
+    text
+      .replace("timeoutSeconds: 180", "timeoutSeconds: *bad")
+      .replace("healthUrl:", "healthUrl: &bad"),
+  );
+  assert.is(e.key, "deploy.timeoutSeconds");
+  assert.match(e.message, /expected a positive integer, got "http:.*" \(through alias \*bad\)/);
+});
+
+test("a duplicate key is named, at the line and column of its second use", () => {
+  const scanLine = text.split("\n").findIndex((l) => l.startsWith("scan:")) + 1;
+  const e = errorOf(
+    text.replace("scan:\n  enabled: true", "scan:\n  enabled: true\n  enabled: false"),
+  );
+  assert.is(e.key, "scan.enabled");
+  assert.is(e.line, scanLine + 2);
+  assert.is(e.col, 3);
+  assert.match(
+    e.message,
+    new RegExp(`scan\\.enabled: duplicate key \\(first at line ${scanLine + 1}\\)`),
+  );
+  const top = errorOf(`${text}cache:\n  npm: other\n`);
+  assert.is(top.key, "cache");
+  assert.match(top.message, /cache: duplicate key/);
+});
+
+test("a complex (non-scalar) key is reported as such, under its mapping's name", () => {
+  const e = errorOf(text.replace("scan:\n", "scan:\n  ? [a, b]\n  : 1\n"));
+  assert.is(e.key, "scan");
+  assert.match(e.message, /scan: expected a plain key, got a list/);
+  assert.not.match(e.message, /scan\.:/);
+});
+
+test("merge keys get a clear error, not a puzzling unknown key", () => {
+  const e = errorOf(text.replace("deploy:\n", "deploy:\n  <<: { timeoutSeconds: 5 }\n"));
+  assert.is(e.key, "deploy.<<");
+  assert.match(e.message, /merge keys \(<<\) are not supported/);
+});
+
+test("an absolute --config path is shown as given", async () => {
+  try {
+    await loadConfig("/nonexistent-cf16/pipeline.yaml");
+    assert.unreachable();
+  } catch (e) {
+    assert.instance(e, ConfigError);
+    assert.match((e as Error).message, /^\/nonexistent-cf16\/pipeline\.yaml:1:1: .*cannot read/);
+  }
+});
+
+test("a config file over 256 KiB is refused before parsing, with a clear error", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "cf-config-"));
+  try {
+    const big = join(dir, "big.yaml");
+    writeFileSync(big, text.replace("include: []", `include: []\n  # ${"x".repeat(300 * 1024)}`));
+    try {
+      await loadConfig(big);
+      assert.unreachable();
+    } catch (e) {
+      assert.instance(e, ConfigError);
+      assert.match(
+        (e as Error).message,
+        /:1:1: \(top level\): larger than 256 KiB \(262144 bytes\)/,
+      );
+    }
+    const ok = join(dir, "ok.yaml");
+    writeFileSync(ok, text);
+    assert.equal((await loadConfig(ok)).node, ["22", "24", "26"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an image reference may not start with - or hold spaces or shell syntax", () => {
+  for (const key of ["prometheus", "alertmanager", "trivy", "dockerCli", "grafana"]) {
+    for (const bad of ["--privileged", "-alpine:3", "alpine 3", "a;b", "Upper/Case:1"]) {
+      const e = errorOf(text.replace(new RegExp(`( {2}${key}: ).*`), `$1"${bad}"`));
+      assert.is(e.key, `images.${key}`, bad);
+      assert.match(e.message, /expected an image reference/);
+    }
+  }
+  assert.is(errorOf(text.replace("name: codex-father", 'name: "-x"')).key, "image.name");
+  const ok = parseConfig(
+    text.replace(
+      /( {2}trivy: ).*/,
+      `$1"registry.local:5000/aquasec/trivy:0.50.1@sha256:${"a".repeat(64)}"`,
+    ),
+    "x",
+  );
+  assert.match(ok.images.trivy, /^registry\.local:5000\//);
+});
+
+test("the node image template is an image reference with {version}", () => {
+  for (const bad of [
+    "--privileged {version}; rm -rf /",
+    "node:{version} x",
+    "-node:{version}",
+    "node:{version};x",
+    "node:{verison}",
+  ]) {
+    const e = errorOf(text.replace('node: "node:{version}-bookworm-slim"', `node: "${bad}"`));
+    assert.is(e.key, "images.node", bad);
+    assert.match(e.message, /image reference with "\{version\}"/, bad);
+  }
+  const c = parseConfig(
+    text.replace(
+      'node: "node:{version}-bookworm-slim"',
+      'node: "mirror.local:5000/library/node:{version}-slim"',
+    ),
+    "x",
+  );
+  assert.is(nodeImage(c, "22"), "mirror.local:5000/library/node:22-slim");
+});
+
+test("an exclude entry that matches every cell, or an exclude list that drops them all, is an error", () => {
+  const e = errorOf(text.replace(/exclude:\n(\s+- .*\n)+/, "exclude: [{}]\n"));
+  assert.is(e.key, "test.exclude[0]");
+  assert.match(e.message, /needs node or kind/);
+  const all = errorOf(
+    text.replace(
+      /exclude:\n(\s+- .*\n)+/,
+      "exclude: [{ kind: unit }, { kind: integration }, { kind: e2e }]\n",
+    ),
+  );
+  assert.is(all.key, "test.exclude");
+  assert.match(all.message, /drops every cell of the test matrix/);
 });
 
 test.run();

@@ -68,7 +68,7 @@ test("--plan prints waves, dependencies and containers without running anything"
   assert.match(out, /wave 1 \(in parallel\): lint, test\n/);
   assert.match(
     out,
-    /test \(no dependencies\)\n {2}node22\/unit: node:22-bookworm-slim\n {4}\$ apt-get update -qq\n {4}\$ apt-get install -y -qq --no-install-recommends git openssl prometheus prometheus-alertmanager docker-compose\n {4}\$ npm ci --prefer-offline\n {4}\$ npm run --silent test:unit\n/,
+    /test \(no dependencies\)\n {2}node22\/unit: node:22-bookworm-slim( \(offline stand-in: [^)]*\))?\n {4}\$ apt-get update -qq\n {4}\$ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git openssl prometheus prometheus-alertmanager docker-compose\n {4}\$ npm ci --prefer-offline\n {4}\$ npm run --silent test:unit\n/,
   );
   // e2e runs on Node 26 only by default, so --node 22 leaves no e2e cell.
   assert.not.match(out, /e2e/);

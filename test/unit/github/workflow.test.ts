@@ -13,12 +13,15 @@ const FILE = ".github/workflows/ci.yml";
 const text = readFileSync(FILE, "utf8");
 
 interface Step {
+  name?: string;
   uses?: string;
   run?: string;
   if?: string;
+  env?: Record<string, string>;
   with?: Record<string, unknown>;
 }
 interface Job {
+  if?: string;
   permissions?: Record<string, string>;
   steps: Step[];
 }
@@ -29,6 +32,15 @@ const wf = parse(text) as {
 };
 const jobs = Object.values(wf.jobs);
 const steps = jobs.flatMap((j) => j.steps);
+/** A GitHub expression as the workflow spells it. */
+const expr = (body: string) => ["$", "{{ ", body, " }}"].join("");
+const PUBLISHING =
+  "github.event_name == 'release' || (github.event_name == 'push' && github.ref == 'refs/heads/main' && vars.CODEX_PUBLISH_MAIN == 'true')";
+/** A job's `if:` on one line. */
+const condition = (job?: Job) => (job?.if ?? "").replace(/\s+/g, " ").trim();
+/** The dagger step of a job. */
+const daggerStep = (job?: Job) =>
+  job?.steps.find((s) => s.uses?.startsWith("dagger/dagger-for-github@")) as Step;
 
 test("actionlint finds nothing wrong in the workflow", async () => {
   assert.equal(await lintWorkflow(text, FILE), []);
@@ -83,23 +95,48 @@ test("runs on push, pull request, schedule and release", () => {
     assert.ok(event in wf.on, event);
 });
 
-test("one job whose real work is one dagger run step at the SDK's CLI version", async () => {
-  assert.is(jobs.length, 1);
-  const dagger = steps.filter((s) => s.uses?.startsWith("dagger/dagger-for-github@"));
-  assert.is(dagger.length, 1);
-  const step = dagger[0] as Step;
+test("two jobs, one for publishing events: each's real work is one dagger run step at the SDK's CLI version", async () => {
+  assert.equal(Object.keys(wf.jobs), ["pipeline", "publish"]);
+  for (const job of jobs) {
+    const dagger = job.steps.filter((s) => s.uses?.startsWith("dagger/dagger-for-github@"));
+    assert.is(dagger.length, 1);
+    const step = dagger[0] as Step;
+    assert.is(step.with?.verb, "run");
+    assert.is(step.with?.version, await sdkCliVersion());
+    // Warm CI for those who have a Dagger Cloud token; an unset secret is an empty input, which does nothing.
+    assert.is(step.with?.["cloud-token"], expr("secrets.DAGGER_CLOUD_TOKEN"));
+    // Besides it: checkout, qemu for arm64 (the e2e daemon and the build need binfmt), Node, npm ci, SARIF.
+    const others = job.steps.filter((s) => s !== step).map((s) => s.uses?.split("@")[0] ?? s.run);
+    assert.equal(others, [
+      "actions/checkout",
+      "docker/setup-qemu-action",
+      "actions/setup-node",
+      "npm ci",
+      "github/codeql-action/upload-sarif",
+    ]);
+  }
   assert.match(tagOf("dagger/dagger-for-github") ?? "", /^v8\.4\.\d+$/);
-  assert.is(step.with?.verb, "run");
-  assert.is(step.with?.args, "npx tsx ci/main.ts");
-  assert.is(step.with?.version, await sdkCliVersion());
-  // Besides it, only checkout, setup-node, npm ci and the SARIF upload.
-  const others = steps.filter((s) => s !== step).map((s) => s.uses?.split("@")[0] ?? s.run);
-  assert.equal(others, [
-    "actions/checkout",
-    "actions/setup-node",
-    "npm ci",
-    "github/codeql-action/upload-sarif",
-  ]);
+  assert.is(daggerStep(wf.jobs.pipeline).with?.args, "npx tsx ci/main.ts");
+});
+
+test("releases (and main pushes when CODEX_PUBLISH_MAIN is true) publish to ghcr.io with the job's token; nothing else does", () => {
+  const publish = wf.jobs.publish;
+  assert.is(condition(publish), PUBLISHING);
+  assert.is(condition(wf.jobs.pipeline), `!(${PUBLISHING})`, "the two jobs never both run");
+  const step = daggerStep(publish);
+  assert.is(
+    step.with?.args,
+    `npx tsx ci/main.ts --push --registry ghcr.io/${expr("github.repository_owner")}`,
+  );
+  assert.equal(step.env, {
+    CODEX_REGISTRY_USERNAME: expr("github.actor"),
+    CODEX_REGISTRY_PASSWORD: expr("secrets.GITHUB_TOKEN"),
+  });
+  assert.is(publish?.permissions?.packages, "write");
+  assert.is(wf.jobs.pipeline?.permissions?.packages, undefined);
+  assert.not.ok(daggerStep(wf.jobs.pipeline).env, "the pipeline job gets no registry credentials");
+  const qemu = publish?.steps.find((s) => s.uses?.startsWith("docker/setup-qemu-action@"));
+  assert.equal(qemu?.with, { platforms: "arm64" });
 });
 
 /**
@@ -166,16 +203,16 @@ test("the pin check rejects tags, branches, short SHAs and a SHA without its tag
   assert.equal(unpinnedUses(injected), [`${checkoutLine}: actions/checkout@v5`]);
 });
 
-test("least privilege: nothing by default, security-events: write only beside the SARIF upload", () => {
+test("least privilege: nothing by default, security-events: write only beside the SARIF upload, packages: write only to publish", () => {
   assert.equal(wf.permissions, {});
-  for (const job of jobs) {
+  for (const [name, job] of Object.entries(wf.jobs)) {
     const uploads = job.steps.some((s) => s.uses?.startsWith("github/codeql-action/upload-sarif@"));
     const perms = job.permissions ?? {};
     assert.is(perms["security-events"] === "write", uploads);
-    const writes = Object.entries(perms).filter(
-      ([k, v]) => v === "write" && k !== "security-events",
-    );
-    assert.equal(writes, []);
+    const writes = Object.entries(perms)
+      .filter(([k, v]) => v === "write" && k !== "security-events")
+      .map(([k]) => k);
+    assert.equal(writes, name === "publish" ? ["packages"] : [], name);
   }
 });
 

@@ -1,14 +1,17 @@
+import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
+  acceptsFromTable,
   type Check,
   dirProblem,
   formatReport,
   onPath,
   runChecks,
+  tcpListeners,
   tcpProbe,
 } from "../../../scripts/lib/checks.js";
 import { parseEnv } from "../../../scripts/lib/env.js";
@@ -79,6 +82,69 @@ test("runChecks: a hung check times out alone, a throwing one fails, warnings st
   assert.match(r.checks[0]?.message ?? "", /timed out after 300 ms/);
   assert.match(formatReport(r), /unhealthy: hung, boom\n$/);
   assert.is((await runChecks(env(), { warn })).healthy, true);
+});
+
+test("acceptsFromTable: a listener on the address or 0.0.0.0 with nothing waiting; anything else is left to a connect", () => {
+  const le = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  const addr = (a: string) => {
+    const o = a.split(".").map((x) => Number(x).toString(16).toUpperCase().padStart(2, "0"));
+    return (le ? o.reverse() : o).join("");
+  };
+  const line = (local: string, port: number, st: string, queues = "00000000:00000000") =>
+    `   0: ${addr(local)}:${port.toString(16).toUpperCase().padStart(4, "0")} 00000000:0000 ${st} ${queues} 00:00000000 00000000  1000        0 1 1 0 100 0 0 10 0`;
+  const header =
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
+  const table = (...lines: string[]) => [header, ...lines, ""].join("\n");
+  assert.ok(acceptsFromTable(table(line("127.0.0.1", 9090, "0A")), "127.0.0.1", 9090));
+  assert.ok(acceptsFromTable(table(line("0.0.0.0", 9090, "0A")), "127.0.0.1", 9090));
+  assert.ok(acceptsFromTable(table(line("0.0.0.0", 9090, "0A")), "10.1.2.3", 9090));
+  assert.ok(acceptsFromTable(table(line("10.1.2.3", 3000, "0A")), "10.1.2.3", 3000));
+  // Not listening there: another address, another port, a connection rather than a listener.
+  assert.not.ok(acceptsFromTable(table(line("10.0.0.5", 9090, "0A")), "127.0.0.1", 9090));
+  assert.not.ok(acceptsFromTable(table(line("127.0.0.1", 9091, "0A")), "127.0.0.1", 9090));
+  assert.not.ok(acceptsFromTable(table(line("127.0.0.1", 9090, "01")), "127.0.0.1", 9090));
+  // Connections waiting to be accepted: the queue might be full, so a real connect decides.
+  assert.not.ok(
+    acceptsFromTable(table(line("127.0.0.1", 9090, "0A", "00000000:00000001")), "127.0.0.1", 9090),
+  );
+  // Host names and IPv6 are never read from the table.
+  assert.not.ok(acceptsFromTable(table(line("0.0.0.0", 9090, "0A")), "localhost", 9090));
+  assert.not.ok(acceptsFromTable(table(line("0.0.0.0", 9090, "0A")), "::1", 9090));
+  assert.not.ok(acceptsFromTable("", "127.0.0.1", 9090));
+});
+
+test("tcpListeners: the kernel's table agrees with a real connect, and a stopped server's backlog sends it to one", async () => {
+  const srv = createServer().listen(0, "127.0.0.1");
+  await new Promise((r) => srv.once("listening", r));
+  const addr = srv.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  assert.ok(acceptsFromTable(tcpListeners() ?? "", "127.0.0.1", port));
+  assert.is(await tcpProbe("127.0.0.1", port, 2000), undefined);
+  await new Promise((r) => srv.close(r));
+  assert.not.ok(acceptsFromTable(tcpListeners() ?? "", "127.0.0.1", port));
+  assert.match((await tcpProbe("127.0.0.1", port, 2000)) ?? "", /refused/);
+  // A listener that does not accept (stopped): the connection waits in its queue, the table says so.
+  const child = spawn(
+    process.execPath,
+    [
+      "-e",
+      'const s = require("net").createServer().listen(0, "127.0.0.1", () => process.stdout.write(s.address().port + "\\n"))',
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  try {
+    const childPort = await new Promise<number>((r) =>
+      child.stdout.once("data", (b: Buffer) => r(Number(b.toString().trim()))),
+    );
+    child.kill("SIGSTOP");
+    const sock = connect({ host: "127.0.0.1", port: childPort });
+    await new Promise((r) => sock.once("connect", r));
+    assert.not.ok(acceptsFromTable(tcpListeners() ?? "", "127.0.0.1", childPort));
+    sock.destroy();
+  } finally {
+    child.kill("SIGKILL");
+  }
+  assert.is(tcpListeners("/nonexistent/tcp"), undefined);
 });
 
 test.run();

@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from "node:fs";
+import { renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -6,7 +6,13 @@ import { createCollector } from "../../../scripts/lib/collector.js";
 import { parseEnv } from "../../../scripts/lib/env.js";
 import { createLogger } from "../../../scripts/lib/log.js";
 import { cleanup, sample, tempDir } from "../../helpers/proc.js";
-import { appendMcpLines, generateStore, mcpTotals, storeEnv } from "../../helpers/store.js";
+import {
+  appendMcpLines,
+  generateStore,
+  mcpTotals,
+  storeEnv,
+  writeSession,
+} from "../../helpers/store.js";
 
 /** A collector over a generated store, with its log lines captured. */
 function setup(spec = { sessions: 30, queue: 4, gitState: 8, mcpLines: 100 }) {
@@ -44,6 +50,9 @@ test("the store's totals come out as the contract's metrics", async () => {
   assert.is(sample(m, 'codex_exporter_errors_total{source="sessions"}'), 0);
   assert.ok(sample(m, "process_start_time_seconds"));
   assert.not.match(m, /nodejs_active_handles_total/);
+  assert.not.match(m, /nodejs_eventloop_lag/);
+  assert.ok(sample(m, "nodejs_heap_size_used_bytes"));
+  assert.ok(sample(m, "process_resident_memory_bytes"));
   cleanup(s.root);
 });
 
@@ -78,6 +87,57 @@ test("appends are counted incrementally between scrapes", async () => {
     s.totals.mcpRequests + mcpTotals(100, 200).requests,
   );
   assert.is(sample(m, "codex_queue_active_tasks"), 5);
+  cleanup(s.root);
+});
+
+test("a sessions root away for a while: finished and durations count once, one error per outage", async () => {
+  const s = setup();
+  const root = s.env.CODEX_SESSIONS_ROOT as string;
+  const finished = s.totals.completed + s.totals.failed;
+  const first = await s.scrape();
+  assert.is(sample(first, "codex_task_duration_seconds_count"), finished);
+  // The issue's repro: mv $CODEX_SESSIONS_ROOT{,.away}, scrape, move it back, scrape.
+  renameSync(root, `${root}.away`);
+  const away = await s.scrape();
+  assert.is(sample(away, 'codex_exporter_errors_total{source="sessions"}'), 1);
+  renameSync(`${root}.away`, root);
+  const back = await s.scrape();
+  assert.is(sample(back, 'codex_tasks_finished_total{result="completed"}'), s.totals.completed);
+  assert.is(sample(back, 'codex_tasks_finished_total{result="failed"}'), s.totals.failed);
+  assert.is(sample(back, "codex_task_duration_seconds_count"), finished);
+  assert.is(sample(back, "codex_task_duration_seconds_sum"), s.totals.taskDurationSum);
+  assert.is(sample(back, 'codex_sessions{state="running"}'), s.totals.running);
+  assert.is(sample(back, 'codex_exporter_errors_total{source="sessions"}'), 1);
+  // Unreadable rather than gone (ENOTDIR here; EACCES and EMFILE alike): the gauges hold.
+  renameSync(root, `${root}.away`);
+  writeFileSync(root, "");
+  const blocked = await s.scrape();
+  assert.is(sample(blocked, 'codex_sessions{state="completed"}'), s.totals.completed);
+  assert.is(sample(blocked, 'codex_exporter_errors_total{source="sessions"}'), 2);
+  rmSync(root);
+  renameSync(`${root}.away`, root);
+  const again = await s.scrape();
+  assert.is(sample(again, "codex_task_duration_seconds_count"), finished);
+  assert.is(sample(again, 'codex_exporter_errors_total{source="sessions"}'), 2);
+  cleanup(s.root);
+});
+
+test("reopen() (SIGHUP) refreshes at once with the sessions root listed again, whatever its mtime says", async () => {
+  const s = setup({ sessions: 3, queue: 0, gitState: 0, mcpLines: 10 });
+  const root = s.env.CODEX_SESSIONS_ROOT as string;
+  const old = new Date(Date.now() - 10_000);
+  utimesSync(root, old, old);
+  await s.scrape();
+  // A session the mtime does not tell of, and log lines.
+  writeSession(root, 99, "running");
+  utimesSync(root, old, old);
+  appendMcpLines(s.env.CODEX_MCP_LOG as string, 10, 20);
+  const before = await s.scrape();
+  assert.is(sample(before, 'codex_sessions{state="running"}'), s.totals.running);
+  await s.c.reopen();
+  const after = await s.scrape();
+  assert.is(sample(after, 'codex_sessions{state="running"}'), s.totals.running + 1);
+  assert.is(sample(after, "codex_mcp_requests_total"), mcpTotals(0, 20).requests);
   cleanup(s.root);
 });
 

@@ -96,4 +96,49 @@ test("relative paths are made absolute", () => {
   assert.is(r.env.home, `${process.cwd()}/rel/home`);
 });
 
+test("timeouts below 1 ms are rejected, naming the variable (they would round to 0 ms)", () => {
+  const r = parseEnv({ ...base, HEALTH_CHECK_TIMEOUT: "0.0001", CODEX_STOP_TIMEOUT: "0.0004" });
+  assert.is(r.ok, false);
+  if (r.ok) return;
+  assert.equal(r.errors.map((e) => e.split(":")[0]).sort(), [
+    "CODEX_STOP_TIMEOUT",
+    "HEALTH_CHECK_TIMEOUT",
+  ]);
+  assert.ok(
+    r.errors.every((e) => e.includes("0.001")),
+    r.errors.join("; "),
+  );
+  const ok = parseEnv({ ...base, HEALTH_CHECK_TIMEOUT: "0.001", CODEX_STOP_TIMEOUT: "0.0015" });
+  if (!ok.ok) throw new Error(ok.errors.join("; "));
+  assert.is(ok.env.checkTimeoutMs, 1);
+  assert.is(ok.env.stopTimeoutMs, 2);
+});
+
+test("CODEX_METRICS_HOST must be an IP address or a host name", () => {
+  for (const bad of ["   ", "not a host", "-x", "a..b", "host:9090", "[::1]", "1.2.3.4.5", "a/b"]) {
+    const r = parseEnv({ ...base, CODEX_METRICS_HOST: bad });
+    assert.is(r.ok, false, `accepted ${JSON.stringify(bad)}`);
+    if (!r.ok) {
+      assert.is(r.errors.length, 1);
+      assert.match(r.errors[0] ?? "", /^CODEX_METRICS_HOST: must be an IP address or a host name/);
+      assert.ok(r.errors[0]?.includes(JSON.stringify(bad)), r.errors[0]);
+    }
+  }
+  for (const [given, used] of [
+    ["0.0.0.0", "0.0.0.0"],
+    ["127.0.0.1", "127.0.0.1"],
+    ["::", "::"],
+    ["::1", "::1"],
+    ["localhost", "localhost"],
+    ["metrics.internal", "metrics.internal"],
+    ["codex_app-1", "codex_app-1"],
+    [" 127.0.0.1 ", "127.0.0.1"],
+    ["", "0.0.0.0"],
+  ]) {
+    const r = parseEnv({ ...base, CODEX_METRICS_HOST: given });
+    if (!r.ok) throw new Error(`${JSON.stringify(given)}: ${r.errors.join("; ")}`);
+    assert.is(r.env.metricsHost, used);
+  }
+});
+
 test.run();

@@ -54,4 +54,21 @@ test("parseLogLine rejects what is not a log line", () => {
   assert.is(parseLogLine("[1,2]"), undefined);
 });
 
+test('a secret with " or \\ in it is redacted before JSON encoding, in messages, fields and keys', () => {
+  const token = 'ghp_ab"cd\\ef\n12';
+  const { log, lines } = capture({ secrets: [token] });
+  log.warn(`gh auth login failed: bad token ${token}`, {
+    stderr: `token ${token} rejected`,
+    nested: { list: [token], [token]: 1 },
+  });
+  const line = lines[0] ?? "";
+  // Neither the raw token nor its JSON-escaped form may appear.
+  assert.not.ok(line.includes(token), line);
+  assert.not.ok(line.includes(JSON.stringify(token).slice(1, -1)), line);
+  const o = parseLogLine(line);
+  assert.is(o?.message, "gh auth login failed: bad token ***");
+  assert.is(o?.stderr, "token *** rejected");
+  assert.equal(o?.nested, { list: ["***"], "***": 1 });
+});
+
 test.run();

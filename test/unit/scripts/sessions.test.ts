@@ -1,16 +1,26 @@
-import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  appendFileSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { RESCAN_MS } from "../../../scripts/lib/dirchange.js";
 import { Problems } from "../../../scripts/lib/problems.js";
 import {
   parseMetaDuration,
-  RECHECK_EVERY,
+  SETTLE_MS,
   SessionStore,
   scanJobLog,
   sessionState,
 } from "../../../scripts/lib/sessions.js";
-import { cleanup, tempDir } from "../../helpers/proc.js";
+import { cleanup, repoRoot, tempDir } from "../../helpers/proc.js";
 
 const none = { done: false, failed: false };
 
@@ -39,12 +49,12 @@ test("job.meta.json duration: number, numeric string, absent, or a clear error",
   assert.match(String(parseMetaDuration("[1]")), /not a JSON object/);
 });
 
-/** A store in a temp dir with a recording of events and problems. */
-function setup() {
+/** A store in a temp dir with a recording of events and problems, on the given clock. */
+function setup(now?: () => number) {
   const root = tempDir("sessions");
   const reported: string[] = [];
   const problems = new Problems((source, msg) => reported.push(`${source}: ${msg}`));
-  const store = new SessionStore(root, problems);
+  const store = new SessionStore(root, problems, now);
   const finished: string[] = [];
   const durations: number[] = [];
   const events = {
@@ -142,22 +152,232 @@ test("bad data is skipped and reported once: corrupt meta, symlink loop, a dir a
   assert.equal(t.store.counts(), { running: 0, completed: 0, failed: 0 });
 });
 
-test("a finished session is re-checked within RECHECK_EVERY scrapes; a stray cdx-* file is no session", async () => {
+test("a finished session with its duration is settled: never read again; a stray cdx-* file is no session", async () => {
   const t = setup();
   session(t.root, "cdx-a", "CONTROL: DONE\n", '{"duration": 1}');
+  session(t.root, "cdx-f", "Exit Code: 1\n", '{"duration": 8}');
   writeFileSync(join(t.root, "cdx-stray"), "");
   await t.refresh();
-  assert.equal(t.store.counts(), { running: 0, completed: 1, failed: 0 });
+  assert.equal(t.store.counts(), { running: 0, completed: 1, failed: 1 });
+  // Written after it settled: not read (a finished session does not change; reading it would cost every scrape).
   appendFileSync(join(t.root, "cdx-a", "job.log"), "Exit Code: 9\n");
-  let scrapes = 0;
-  while (t.store.counts().failed === 0 && scrapes <= RECHECK_EVERY) {
-    await t.refresh();
-    scrapes++;
-  }
-  assert.ok(scrapes <= RECHECK_EVERY, `not seen after ${scrapes} scrapes`);
+  writeFileSync(join(t.root, "cdx-a", "job.meta.json"), '{"duration": 2}');
+  session(t.root, "cdx-b", "work\n");
+  // Today's code re-checked finished sessions on one scrape in ten: twelve scrapes would have seen it.
+  for (let i = 0; i < 12; i++) await t.refresh();
+  assert.equal(t.store.counts(), { running: 1, completed: 1, failed: 1 });
+  assert.equal(t.finished.sort(), ["completed", "failed"]);
+  assert.equal(t.durations.sort(), [1, 8]);
+  // Removing them still takes them out of the gauges.
+  rmSync(join(t.root, "cdx-a"), { recursive: true });
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 1, completed: 0, failed: 1 });
+  rmSync(join(t.root, "cdx-f"), { recursive: true });
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 1, completed: 0, failed: 0 });
+  assert.equal(t.reported, []);
+  cleanup(t.root);
+});
+
+test("a finished session without a duration is read until SETTLE_MS after it finished, then never", async () => {
+  let now = 1_000_000;
+  const t = setup(() => now);
+  session(t.root, "cdx-late", "Exit Code: 1\n");
+  session(t.root, "cdx-never", "Exit Code: 2\n");
+  await t.refresh();
+  assert.equal(t.finished, ["failed", "failed"]);
+  now += SETTLE_MS - 1;
+  writeFileSync(join(t.root, "cdx-late", "job.meta.json"), '{"duration": 5}');
+  await t.refresh();
+  assert.equal(t.durations, [5]);
+  now += 1;
+  await t.refresh(); // SETTLE_MS after it finished: read one last time, then settled.
+  writeFileSync(join(t.root, "cdx-never", "job.meta.json"), '{"duration": 6}');
+  await t.refresh();
+  assert.equal(t.durations, [5]);
+  // Its log replaced by a running one: not seen either, it settled.
+  writeFileSync(join(t.root, "cdx-never", "job.log"), "restarted\n");
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 0, completed: 0, failed: 2 });
+  cleanup(t.root);
+});
+
+test("a session not yet settled is still read: its meta, or a log that starts running again", async () => {
+  let now = 1_000_000;
+  const t = setup(() => now);
+  session(t.root, "cdx-a", "CONTROL: DONE\n");
+  await t.refresh();
+  now += SETTLE_MS - 1;
+  writeFileSync(join(t.root, "cdx-a", "job.log"), "restarted\n");
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 1, completed: 0, failed: 0 });
+  // Running again resets the settling clock: SETTLE_MS counts from its second finish.
+  now += SETTLE_MS;
+  appendFileSync(join(t.root, "cdx-a", "job.log"), "Exit Code: 4\n");
+  await t.refresh();
+  now += SETTLE_MS - 1;
+  writeFileSync(join(t.root, "cdx-a", "job.meta.json"), '{"duration": 3}');
+  await t.refresh();
   assert.equal(t.store.counts(), { running: 0, completed: 0, failed: 1 });
-  // Counted once, as it first finished.
   assert.equal(t.finished, ["completed"]);
+  assert.equal(t.durations, [3]);
+  cleanup(t.root);
+});
+
+test("new sessions are seen through the root's mtime; one hidden from it is found by the rescan, or at once after rescan()", async () => {
+  let now = 1_700_000_000_000;
+  const t = setup(() => now);
+  const old = new Date(now - 10_000);
+  session(t.root, "cdx-a", "work\n");
+  utimesSync(t.root, old, old);
+  await t.refresh();
+  assert.is(t.store.counts().running, 1);
+  // Added, and the root's mtime put back: nothing tells the exporter until the rescan is due.
+  session(t.root, "cdx-b", "work\n");
+  utimesSync(t.root, old, old);
+  now += RESCAN_MS - 1;
+  await t.refresh();
+  assert.is(t.store.counts().running, 1);
+  now += 1;
+  await t.refresh();
+  assert.is(t.store.counts().running, 2);
+  session(t.root, "cdx-c", "work\n");
+  utimesSync(t.root, old, old);
+  await t.refresh();
+  assert.is(t.store.counts().running, 2);
+  t.store.rescan();
+  await t.refresh();
+  assert.is(t.store.counts().running, 3);
+  // A changed mtime is noticed at once.
+  session(t.root, "cdx-d", "work\n");
+  await t.refresh();
+  assert.is(t.store.counts().running, 4);
+  cleanup(t.root);
+});
+
+test("EMFILE while reading sessions keeps the last state and counts once when descriptors are back", () => {
+  const root = tempDir("emfile");
+  session(root, "cdx-a", "work\n");
+  session(root, "cdx-b", "Exit Code: 0\nCONTROL: DONE\n", '{"duration": 3}');
+  // A child with a low descriptor limit: it fills its table, reads, frees, reads again.
+  const script = `
+    import { appendFileSync, closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+    import { Problems } from ${JSON.stringify(join(repoRoot, "scripts/lib/problems.ts"))};
+    import { SessionStore } from ${JSON.stringify(join(repoRoot, "scripts/lib/sessions.ts"))};
+    const out = { reported: [], finished: [], durations: [], counts: [] };
+    const problems = new Problems((s, m) => out.reported.push(m));
+    const store = new SessionStore(${JSON.stringify(root)}, problems);
+    const ev = { finished: (r) => out.finished.push(r), duration: (d) => out.durations.push(d) };
+    const refresh = async () => { await store.refresh(ev); problems.sweep(); out.counts.push(store.counts()); };
+    await refresh();
+    appendFileSync(${JSON.stringify(join(root, "cdx-a", "job.log"))}, "CONTROL: DONE\\n");
+    // A new session changes the root's mtime: the next refresh lists it, and readdir needs a descriptor.
+    mkdirSync(${JSON.stringify(join(root, "cdx-c"))});
+    writeFileSync(${JSON.stringify(join(root, "cdx-c", "job.log"))}, "CONTROL: DONE\\n");
+    writeFileSync(${JSON.stringify(join(root, "cdx-c", "job.meta.json"))}, '{"duration": 5}');
+    const held = [];
+    try { for (;;) held.push(openSync("/dev/null", "r")); } catch (e) { if (e.code !== "EMFILE") throw e; }
+    await refresh();
+    await refresh();
+    for (const fd of held) closeSync(fd);
+    await refresh();
+    await refresh();
+    console.log(JSON.stringify(out));
+  `;
+  const r = spawnSync(
+    "sh",
+    [
+      "-c",
+      'ulimit -n 64 && exec "$0" --import tsx --input-type=module -e "$1"',
+      process.execPath,
+      script,
+    ],
+    { cwd: repoRoot, encoding: "utf8", timeout: 60_000 },
+  );
+  cleanup(root);
+  assert.is(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}");
+  assert.equal(out.finished, ["completed", "completed", "completed"]);
+  assert.equal(out.durations, [3, 5]);
+  const before = { running: 1, completed: 1, failed: 0 };
+  const after = { running: 0, completed: 3, failed: 0 };
+  assert.equal(out.counts, [before, before, before, after, after]);
+  assert.equal(out.reported, [`${root}: cannot list sessions (EMFILE); last known state kept`]);
+});
+
+test("a root unreadable for a while (ENOTDIR, like EACCES or EMFILE) keeps the last known state; each session counts once", async () => {
+  const t = setup();
+  session(t.root, "cdx-a", "Exit Code: 0\nCONTROL: DONE\n", '{"duration": 4}');
+  session(t.root, "cdx-b", "Exit Code: 3\n", '{"duration": 7}');
+  session(t.root, "cdx-c", "work\n");
+  await t.refresh();
+  const before = { running: 1, completed: 1, failed: 1 };
+  assert.equal(t.store.counts(), before);
+  // A file where the root was: listing fails with ENOTDIR, a real error even for root.
+  renameSync(t.root, `${t.root}.away`);
+  writeFileSync(t.root, "");
+  await t.refresh();
+  await t.refresh();
+  assert.equal(t.store.counts(), before, "the gauges keep the last known state");
+  assert.equal(t.reported, [
+    `sessions: ${t.root}: cannot list sessions (ENOTDIR); last known state kept`,
+  ]);
+  // cdx-c finishes meanwhile.
+  appendFileSync(join(`${t.root}.away`, "cdx-c", "job.log"), "CONTROL: DONE\n");
+  rmSync(t.root);
+  renameSync(`${t.root}.away`, t.root);
+  await t.refresh();
+  await t.refresh();
+  assert.equal(t.finished.sort(), ["completed", "completed", "failed"]);
+  assert.equal(t.durations.sort(), [4, 7]);
+  assert.equal(t.store.counts(), { running: 0, completed: 2, failed: 1 });
+  assert.is(t.reported.length, 1);
+  // A second outage is a new problem: reported again.
+  renameSync(t.root, `${t.root}.away`);
+  writeFileSync(t.root, "");
+  await t.refresh();
+  assert.is(t.reported.length, 2);
+  rmSync(t.root);
+  renameSync(`${t.root}.away`, t.root);
+  cleanup(t.root);
+});
+
+test("the root moved away and back (the issue's repro): gauges at 0 while it is gone, nothing counted twice", async () => {
+  const t = setup();
+  session(t.root, "cdx-a", "CONTROL: DONE\n", '{"duration": 4}');
+  session(t.root, "cdx-b", "Exit Code: 1\n", '{"duration": 2}');
+  session(t.root, "cdx-c", "work\n");
+  await t.refresh();
+  renameSync(t.root, `${t.root}.away`);
+  await t.refresh();
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 0, completed: 0, failed: 0 });
+  assert.equal(t.reported, [`sessions: ${t.root}: cannot list sessions (ENOENT)`]);
+  renameSync(`${t.root}.away`, t.root);
+  await t.refresh();
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 1, completed: 1, failed: 1 });
+  assert.equal(t.finished.sort(), ["completed", "failed"]);
+  assert.equal(t.durations.sort(), [2, 4]);
+  assert.is(t.reported.length, 1);
+  cleanup(t.root);
+});
+
+test("a bug (an error without an fs code) is thrown to the caller, not taken for a root problem", async () => {
+  const t = setup();
+  session(t.root, "cdx-a", "CONTROL: DONE\n");
+  const thrown = await t.store
+    .refresh({
+      finished: () => {
+        throw new TypeError("bug");
+      },
+      duration: () => {},
+    })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  assert.instance(thrown, TypeError);
   assert.equal(t.reported, []);
   cleanup(t.root);
 });

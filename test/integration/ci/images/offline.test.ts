@@ -1,12 +1,19 @@
 /** The offline image builder against the real daemon: a second run reuses everything, failures name image and step and leave no tag. */
-import { readdirSync } from "node:fs";
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { $ } from "zx";
 import { loadConfig } from "../../../../ci/config.js";
+import { openDocker } from "../../../../ci/engines/docker/index.js";
 import { ImageStepError, offlineImages } from "../../../../ci/images/index.js";
+import { nodeRootfs, rootfsPath } from "../../../../ci/images/rootfs.js";
+import { localRows } from "../../../../ci/lib/cells.js";
 import { platformRef } from "../../../../ci/lib/platform.js";
+import { readSettings } from "../../../../ci/settings.js";
+import type { StageContext } from "../../../../ci/stage.js";
+import { debianSecurityScan, type ScanTarget } from "../../../../ci/stages/scan/debian/scan.js";
 import { dockerTest } from "../../../helpers/docker.js";
 
 const test = suite("offline images");
@@ -100,6 +107,137 @@ dockerTest(test, "every node stand-in runs its Node and npm, on its own platform
     assert.equal(r.stdout.trim().split("\n"), [`v${vars.NODE_VERSION}`, vars.NPM_VERSION], ref);
   }
 });
+
+dockerTest(
+  test,
+  "the stand-ins match upstream: bookworm-security and -updates in their apt sources, no security update pending",
+  async () => {
+    const config = await loadConfig();
+    const node = (v: string) => config.images.node.replace("{version}", v);
+    const sources = async (ref: string) =>
+      (
+        await $({
+          quiet: true,
+        })`${DOCKER} run --rm --user root --entrypoint apt-get ${ref} indextargets --no-release-info --format ${"$(RELEASE)"} ${"Identifier: Packages"}`
+      ).stdout;
+    // Each scan is one set of images the pipeline would scan together: the build base on every platform, alone the rest.
+    const scans: ScanTarget[][] = [
+      config.platforms.map((p) => ({
+        platform: p,
+        image: platformRef(node(config.image.nodeVersion), p),
+      })),
+      ...config.node
+        .filter((v) => v !== config.image.nodeVersion)
+        .map((v) => [{ platform: NATIVE, image: node(v) }]),
+      [{ platform: NATIVE, image: config.images.prometheus }],
+      [{ platform: NATIVE, image: config.images.alertmanager }],
+    ];
+    for (const t of scans.flat()) {
+      const suites = await sources(t.image);
+      for (const s of ["bookworm-security", "bookworm-updates"])
+        assert.ok(
+          suites.split("\n").includes(s),
+          `${t.image}: no ${s} in its apt sources:\n${suites}`,
+        );
+    }
+    const root = mkdtempSync(join(tmpdir(), "codex-offline-scan-"));
+    const engine = await openDocker(`offline-it-${process.pid}`, {
+      cache: false,
+      settings: (await readSettings(process.env)).engine,
+    });
+    const lines: string[] = [];
+    try {
+      const ctx: StageContext = {
+        engine,
+        config,
+        options: { only: [], failFast: false, push: false, down: false, volumes: false },
+        settings: (await readSettings(process.env)).stages,
+        root,
+        runId: `offline-it-${process.pid}`,
+        log: (l) => lines.push(l),
+        cellLog: (c) => (l) => lines.push(`[${c}] ${l}`),
+        row: localRows((c) => (l) => lines.push(`[${c}] ${l}`)),
+        signal: new AbortController().signal,
+      };
+      const policy = { severity: [], ignoreUnfixed: true, ignore: new Set<string>() };
+      for (const targets of scans) {
+        const { scans: done, cells } = await debianSecurityScan(ctx, targets, policy);
+        const images = targets.map((t) => `${t.image} (${t.platform})`).join(", ");
+        assert.equal(
+          cells.map((c) => c.status),
+          targets.map(() => "passed"),
+          `${images}: ${cells.map((c) => c.detail).join("; ")}\nrebuild: npx tsx ci/main.ts images --offline --force`,
+        );
+        for (const d of done) assert.equal(d.verdict.kept, [], images);
+      }
+    } finally {
+      await engine.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);
+
+dockerTest(
+  test,
+  "a node stand-in built from a cached rootfs that fell behind is upgraded from bookworm-security",
+  async () => {
+    const config = await loadConfig();
+    const arch = NATIVE.split("/")[1] as "amd64" | "arm64";
+    // A cache dir beside the real one (same filesystem, so its tarballs link in): the node rootfs is an
+    // export of a container whose libexpat1 is bookworm's point-release version, older than bookworm-security's.
+    const dir = join(process.cwd(), `.cache/offline-it-${process.pid}`);
+    const old = `${unique}/old-rootfs:1`;
+    const ref = `${unique}/node:{version}-bookworm-slim`;
+    const built = ref.replace("{version}", config.image.nodeVersion);
+    const OLD = "2.5.0-1+deb12u2";
+    mkdirSync(dir, { recursive: true });
+    try {
+      await $({
+        quiet: true,
+        input: `FROM ${config.images.node.replace("{version}", config.image.nodeVersion)}
+RUN apt-get update -qq && apt-get install -y -qq --allow-downgrades libexpat1=${OLD} && rm -rf /var/lib/apt/lists/*
+`,
+      })`${DOCKER} build -q -t ${old} -`;
+      const id = (await $({ quiet: true })`${DOCKER} create ${old}`).stdout.trim();
+      try {
+        await $({ quiet: true })`${DOCKER} export -o ${rootfsPath(dir, nodeRootfs, arch)} ${id}`;
+      } finally {
+        await $({ quiet: true, nothrow: true })`${DOCKER} rm ${id}`;
+      }
+      for (const f of readdirSync(CACHE).filter((f) => /^node-.*\.tar$|\.tgz$/.test(f)))
+        linkSync(join(CACHE, f), join(dir, f));
+      // Prometheus and Alertmanager are present and kept; only the node image is built, from the old rootfs.
+      await offlineImages({
+        refs: { ...config.images, node: ref },
+        nodeVersions: [],
+        buildNodeVersion: config.image.nodeVersion,
+        platforms: [NATIVE],
+        force: false,
+        dockerBin: DOCKER,
+        log: () => {},
+        cacheDir: dir,
+      });
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format
+      const format = "${Version}";
+      const version = (
+        await $({
+          quiet: true,
+        })`${DOCKER} run --rm --entrypoint dpkg-query ${built} -W -f ${format} libexpat1`
+      ).stdout;
+      const newer = await $({
+        quiet: true,
+        nothrow: true,
+      })`${DOCKER} run --rm --entrypoint dpkg ${built} --compare-versions ${version} gt ${OLD}`;
+      assert.is(newer.exitCode, 0, `libexpat1 ${version} was not upgraded from bookworm-security`);
+    } finally {
+      await $({
+        quiet: true,
+        nothrow: true,
+      })`${DOCKER} rmi ${built} ${platformRef(built, NATIVE)} ${old}`;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 dockerTest(
   test,

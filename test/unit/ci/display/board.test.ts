@@ -93,6 +93,25 @@ test("when a stage ends its rows become the summary's rows (lint: a row per chec
   }
 });
 
+test("lines a stage logs for a cell outside ctx.row are kept, without a row that would never end", async () => {
+  const { display } = capture("tty");
+  try {
+    const scan = display.group("scan");
+    scan.start();
+    scan.cellLog("linux/amd64")("apt-get -s upgrade: 3 pending");
+    assert.not.match(display.frame(), /linux\/amd64/);
+    scan.end({
+      status: "failed",
+      durationMs: 5,
+      detail: "linux/amd64: 3 pending",
+      cells: [{ name: "linux/amd64", status: "failed", durationMs: 4, detail: "3 pending" }],
+    });
+    assert.match(display.frame(), /\n {2}linux\/amd64\s+✘ failed\s+0\.0s\s+3 pending/);
+  } finally {
+    display.stop();
+  }
+});
+
 test("a failing row's last lines show under the board, and again under it when it stops", async () => {
   const { display, text } = capture("tty");
   const g = display.group("test");

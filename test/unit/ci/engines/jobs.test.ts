@@ -5,7 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Engine, RunSpec } from "../../../../ci/engine.js";
-import { withJobs } from "../../../../ci/engines/jobs.js";
+import { jobSlots, withJobs } from "../../../../ci/engines/jobs.js";
 
 /** An engine whose runs and builds take `ms` and count how many are in flight. */
 function countingEngine(ms: number) {
@@ -80,6 +80,22 @@ test("a run cancelled while queued never reaches the engine", async () => {
   );
   assert.match(error?.message ?? "resolved", /second: step "queued" was cancelled/);
   assert.equal(seen.started, ["first"]);
+});
+
+test("slots go to the higher priority first, whatever the order runs were asked in (lint before test cells)", async () => {
+  const { engine, seen } = countingEngine(20);
+  const slots = jobSlots(engine, 1);
+  const test_ = slots.at(1);
+  const lint = slots.at(2);
+  // The first run takes the only slot at once; of the queued ones, lint's go first although asked last.
+  await Promise.all([
+    test_.run(spec("cell-1")),
+    test_.run(spec("cell-2")),
+    test_.run(spec("cell-3")),
+    lint.run(spec("lint-node")),
+    lint.run(spec("lint-prometheus")),
+  ]);
+  assert.equal(seen.started, ["cell-1", "lint-node", "lint-prometheus", "cell-2", "cell-3"]);
 });
 
 test.run();

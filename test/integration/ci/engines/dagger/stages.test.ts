@@ -24,6 +24,7 @@ import { readSettings } from "../../../../../ci/settings.js";
 import type { StageContext, StageOptions, StageResult } from "../../../../../ci/stage.js";
 import { build } from "../../../../../ci/stages/build/index.js";
 import { deploy } from "../../../../../ci/stages/deploy/index.js";
+import { changelogRun, checkRun } from "../../../../../ci/stages/scan/debian/runs.js";
 import { scan } from "../../../../../ci/stages/scan/index.js";
 import { type Answer, startRecorder } from "../../../../helpers/dagger-recorder.js";
 
@@ -137,6 +138,8 @@ test("build: dockerBuild per platform with label args and the CA secret; both va
       withCa.length > 0 && withCa.every((q) => q.includes("setSecret")),
       "the CA appears only in setSecret",
     );
+    // A repo with no remote URL and no GITHUB_REPOSITORY: no source label rather than a made-up one.
+    assert.is(holding(queries, "org.opencontainers.image.source").length, 0);
     // The context is uploaded with .dockerignore applied on the way, the Dockerfile kept as docker does.
     const ignore = readFileSync(join(root, ".dockerignore"), "utf8")
       .split("\n")
@@ -181,6 +184,34 @@ test("build: a CA bundle over setSecret's 128,000 bytes (the whole system bundle
   }
 });
 
+test("build in the Dagger module's runner (CODEX_CI_DAGGER_MODULE=1): tarballs written, nothing loaded, the log says why", async () => {
+  const root = tempRoot();
+  try {
+    const { result, queries, lines } = await stage(
+      (c) => build.run(c),
+      root,
+      {},
+      { CODEX_CI_DAGGER_MODULE: "1" },
+    );
+    assert.is(result.status, "passed", result.detail);
+    assert.is(holding(queries, "exportImage(").length, 0, "no export into a Docker daemon");
+    assert.is(
+      holding(queries, "codex-father-arm64.tar.partial").length,
+      1,
+      "tarballs still written",
+    );
+    assert.not.ok(
+      result.cells?.some((c) => c.name === "load"),
+      "no load row: nothing was loaded",
+    );
+    assert.ok(lines.some((l) => l.startsWith("no Docker daemon to load into")));
+    const manifest = JSON.parse(readFileSync(join(root, "reports/build.json"), "utf8"));
+    assert.is(manifest.loaded, undefined, "the manifest does not claim a load that did not happen");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test("build --push: publish with both variants, credentials via withRegistryAuth, password only in setSecret", async () => {
   const root = tempRoot();
   try {
@@ -191,10 +222,21 @@ test("build --push: publish with both variants, credentials via withRegistryAuth
       {
         CODEX_REGISTRY: "127.0.0.1:5000",
         CODEX_REGISTRY_USERNAME: "bot",
+        GITHUB_SERVER_URL: "https://github.example",
+        GITHUB_REPOSITORY: "acme/cf",
         CODEX_REGISTRY_PASSWORD: PASSWORD,
       },
     );
     assert.is(result.status, "passed", result.detail);
+    // A build that knows its repository labels the image with it.
+    for (const label of ["source", "url"])
+      assert.ok(
+        holding(
+          queries,
+          `withLabel( name: "org.opencontainers.image.${label}" value: "https://github.example/acme/cf" )`,
+        ).length > 0,
+        label,
+      );
     const pubs = holding(queries, "publish(");
     assert.is(pubs.length, 3, "one publish per tag: version, sha, branch");
     for (const q of pubs) {
@@ -215,7 +257,8 @@ test("build --push: publish with both variants, credentials via withRegistryAuth
       withPassword.length > 0 && withPassword.every((q) => q.includes("setSecret")),
       "password only in setSecret",
     );
-    assert.is(holding(queries, ".tar.partial").length, 0, "no tarballs when pushing");
+    // What is pushed is what scan reads: the tarballs are written too.
+    assert.is(holding(queries, "codex-father-arm64.tar.partial").length, 1);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -375,6 +418,73 @@ test("deploy --down keeps named volumes unless --volumes", async () => {
     assert.ok(downs(wipe).some((op) => op.includes('"down", "--remove-orphans", "--volumes"')));
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("debian-security containers on Dagger: the given image on its platform, as root, apt files, cache volume, outputs", async () => {
+  const rec = await startRecorder();
+  const saved = { ...process.env };
+  Object.assign(process.env, rec.env);
+  const dir = mkdtempSync(join(tmpdir(), "dagger-debsec-"));
+  const engine = await openDagger({
+    cache: true,
+    runId: "contract",
+    settings: (await readSettings(process.env)).engine,
+  });
+  try {
+    const files = {
+      sources: join(dir, "sources.list"),
+      fetchConf: join(dir, "apt-fetch.conf"),
+      checkConf: join(dir, "apt-check.conf"),
+    };
+    for (const f of Object.values(files)) writeFileSync(f, "");
+    // The image is a parameter: any reference (or, later, a handle) the engine can start from.
+    await engine.run(checkRun("registry.example/app@sha256:abc", "linux/arm64", files));
+    const item = {
+      pkg: "libexpat1",
+      arch: "arm64",
+      installed: "2.5.0-1+deb12u2",
+      fixed: "2.5.0-1+deb12u5",
+    };
+    await engine.run(changelogRun("app:t-amd64", "linux/amd64", files, [item], join(dir, "out")));
+    const chains = rec.chains();
+    const longest = (from: string) =>
+      chains
+        .filter((c) => c[1] === `from(address: "${from}")`)
+        .reduce((a, b) => (b.length > a.length ? b : a), [] as string[]);
+    const check = longest("registry.example/app@sha256:abc");
+    assert.equal(check.slice(0, 3), [
+      'container(platform: "linux/arm64")',
+      'from(address: "registry.example/app@sha256:abc")',
+      'withUser(name: "root")',
+    ]);
+    for (const op of [
+      'withFile(path: "/scan/sources.list", source: "<id:file>")',
+      'withMountedCache(path: "/var/cache/codex-scan", cache: "<id:cacheVolume>")',
+      'withEnvVariable(name: "APT_CONFIG", value: "/scan/apt-check.conf")',
+      'withExec(args: ["apt-get", "-s", "upgrade"], expect: ANY)',
+      'withExec(args: ["node", "--version"], expect: ANY)',
+    ])
+      assert.ok(check.includes(op), `missing ${op}`);
+    assert.ok(
+      rec.normalised().some((q) => q.includes('cacheVolume(key: "codex-ci-debian-security")')),
+    );
+    const changelogs = longest("app:t-amd64");
+    assert.ok(
+      changelogs.includes(
+        'withExec(args: ["sh", "/scan/changelogs.sh", "/var/cache/codex-scan", "/tmp/codex-scan-changelogs", "libexpat1:arm64=2.5.0-1+deb12u2=2.5.0-1+deb12u5"], expect: ANY)',
+      ),
+      changelogs.join("\n"),
+    );
+    assert.ok(
+      rec.normalised().some((q) => q.includes(`export(path: "${join(dir, "out")}"`)),
+      "the excerpts are exported to the host",
+    );
+  } finally {
+    await engine.close();
+    process.env = saved;
+    await rec.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

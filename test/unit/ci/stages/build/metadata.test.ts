@@ -12,7 +12,11 @@ import {
   sourceFacts,
   tagSafe,
 } from "../../../../../ci/stages/build/metadata.js";
-import { loopbackRegistry, pushTarget } from "../../../../../ci/stages/build/registry.js";
+import {
+  insecureRegistry,
+  loopbackRegistry,
+  pushTarget,
+} from "../../../../../ci/stages/build/registry.js";
 
 /** A throwaway git repo with one commit at a fixed date on branch feature/x. */
 function repo(): string {
@@ -117,7 +121,7 @@ test("emulation: native always runs; a missing binfmt handler gives a hint namin
 });
 
 test("push target comes from the environment, password as a secret", () => {
-  assert.throws(() => pushTarget({}), /build --push: set CODEX_REGISTRY/);
+  assert.throws(() => pushTarget({}), /build --push: say where to push: --registry/);
   assert.throws(
     () => pushTarget({ repository: "http://x" }),
     /CODEX_REGISTRY: "http:\/\/x" is not host/,
@@ -133,6 +137,26 @@ test("push target comes from the environment, password as a secret", () => {
     () => pushTarget({ repository: "r", username: "bot" }),
     /CODEX_REGISTRY_PASSWORD or CODEX_REGISTRY_PASSWORD_FILE/,
   );
+});
+
+test("the registry: --registry, else build.registry, else CODEX_REGISTRY; lowercase; insecure only when loopback or declared", () => {
+  const env = { repository: "env.example/from-env" };
+  assert.is(pushTarget(env).repository, "env.example/from-env");
+  assert.is(pushTarget(env, { config: "ghcr.io/Acme" }).repository, "ghcr.io/acme");
+  assert.is(
+    pushTarget(env, { flag: "127.0.0.1:5000/x", config: "ghcr.io/acme" }).repository,
+    "127.0.0.1:5000/x",
+  );
+  assert.throws(
+    () => pushTarget({}, { config: "" }),
+    /--registry ghcr\.io\/<owner>, build\.registry/,
+  );
+  assert.throws(() => pushTarget({}, { flag: "https://ghcr.io/acme" }), /^--registry: "/);
+  assert.throws(() => pushTarget({}, { config: "ghcr.io/a b" }), /^build\.registry: "/);
+  assert.ok(insecureRegistry("127.0.0.1:5000", []));
+  assert.ok(insecureRegistry("registry.lan:5000", ["registry.lan:5000"]));
+  assert.not.ok(insecureRegistry("registry.lan:5000", []));
+  assert.not.ok(insecureRegistry("ghcr.io", ["registry.lan:5000"]));
 });
 
 test("credentials in CODEX_REGISTRY never reach the error message", () => {

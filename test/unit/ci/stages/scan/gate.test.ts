@@ -94,4 +94,31 @@ test("severities from config are checked", () => {
   );
 });
 
+test(".trivyignore pkg:<name> entries accept every finding in a package, and must expire", () => {
+  const entries = parseIgnoreFile(
+    "pkg:libc6 exp:2099-12-31  # rebuild pending\npkg:zlib1g exp:2020-01-01\n",
+    ".trivyignore",
+  );
+  const ignore = activeIgnores(entries, new Date("2026-11-29T00:00:00Z"));
+  assert.equal([...ignore], ["pkg:libc6"]);
+  const v = evaluate(fixture("vulnerable"), policy({ ignore }));
+  // Both libc6 CVEs are accepted; the expired zlib1g entry accepts nothing.
+  assert.equal(v.ignored.map((f) => `${f.PkgName} ${f.VulnerabilityID}`).sort(), [
+    "libc6 CVE-2023-4911",
+    "libc6 CVE-2024-2961",
+  ]);
+  assert.equal(
+    v.blocking.map((f) => f.VulnerabilityID),
+    ["CVE-2024-21538"],
+  );
+  assert.throws(
+    () => parseIgnoreFile("# ok\npkg:libexpat1\n", ".trivyignore"),
+    /\.trivyignore:2: pkg:libexpat1 accepts every finding in the package, so it needs an expiry/,
+  );
+  assert.throws(
+    () => parseIgnoreFile("pkg:Not_A_Package exp:2099-01-01\n", "x"),
+    /x:1: "pkg:Not_A_Package": expected pkg:<Debian package name>/,
+  );
+});
+
 test.run();
