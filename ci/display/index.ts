@@ -81,6 +81,8 @@ export class Display {
   private readonly out: Output;
   private readonly started = Date.now();
   private board?: LiveBoard;
+  /** A board was drawn: its failures' last lines print under it at the end. */
+  private drawn = false;
   private restoreWriter?: (text: string) => void;
 
   constructor(private readonly opts: DisplayOptions) {
@@ -118,6 +120,7 @@ export class Display {
   private ensureBoard(): void {
     if (this.mode !== "tty" || this.board) return;
     this.board = new LiveBoard(this.out as NodeJS.WritableStream, () => this.frame());
+    this.drawn = true;
     this.restoreWriter = write;
     const board = this.board;
     setWriter((t) => board.print(t));
@@ -134,10 +137,9 @@ export class Display {
 
   /** Stops the board, prints the failures' last lines under it (tty), and closes the log files. */
   async close(): Promise<void> {
-    const wasBoard = this.board !== undefined;
     this.stop();
-    if (wasBoard)
-      for (const f of this.failures) {
+    if (this.drawn)
+      for (const f of this.failures.splice(0)) {
         const lines = [`\n✘ ${f.title}: ${f.detail}`];
         if (f.tail.length) lines.push(...f.tail.map((t) => `  │ ${t}`));
         if (f.log) lines.push(`  full log: ${f.log}`);

@@ -121,6 +121,8 @@ test("a failing row's last lines show under the board, and again under it when i
     throw new Error('node22/unit: step "test:unit" failed with exit code 1');
   });
   assert.match(display.frame(), /✘ test node22\/unit: last lines\n {2}│ not ok 1 - adds/);
+  // As a run ends: the board stops first (then the engine cleans up), the tails print at close.
+  display.stop();
   await display.close();
   assert.match(
     text(),
