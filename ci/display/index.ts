@@ -3,8 +3,8 @@
  * - `tty`: a live board redrawn in place (board.ts); each row's output only in its log file, the last lines
  *   of a failure under the board when it stops;
  * - `plain`: every line as it comes, prefixed "[stage]" or "[stage cell]", no cursor codes, no colour;
- * - `github`: plain, with each row's lines in a `::group::` written when the row ends, a failing row's last
- *   lines repeated after its group, and an `::error` annotation per failure.
+ * - `github`: plain, with each row's lines in a `::group::` written when the row ends, a failing row's lines
+ *   outside any group, and an `::error` annotation per failure.
  * In every mode each row's full output goes to `reports/logs/<stage>/<cell>.log` (logs.ts).
  *
  * Stages reach it only through their context: `ctx.log`, `ctx.cellLog(cell)` and `ctx.row(name, fn)`. A row's
@@ -285,10 +285,14 @@ export class Display {
       if (cell.status === "failed" && r.file.path) this.print(`[${title}] log: ${r.file.path}\n`);
     }
     if (this.mode !== "github") return;
-    const out = [gh.group(title), ...r.buffer, gh.endGroup, `[${title}] ${summary}`];
+    // A failing row is left outside any group, whole: Actions shows a failed step's log with its groups
+    // folded, and the assertion that failed is often far above the last lines (a TAP or uvu summary).
+    const out =
+      cell.status === "failed"
+        ? [...r.buffer, `[${title}] ${summary}`]
+        : [gh.group(title), ...r.buffer, gh.endGroup, `[${title}] ${summary}`];
     r.buffer = [];
     if (cell.status === "failed") {
-      out.push(...r.tail.map((l) => `[${title}] ${l}`));
       if (r.file.path) out.push(`[${title}] log: ${r.file.path}`);
       out.push(gh.error(title, cell.detail ?? "failed"));
       r.annotated = true;

@@ -74,35 +74,52 @@ test("concurrent rows: each row's lines in one group of its own, written when it
   assert.ok(out.includes("[test] passed in 0.0s: 2 cells"));
 });
 
-test("a failing row: group, then its last lines and log outside it, and one ::error with its first line", async () => {
+test("a failing row stays outside any group: all its lines (not only the last), then its result, log and one ::error", async () => {
   const { display, lines } = capture();
   const g = display.group("test");
   g.start();
+  // Like node:test's TAP: the failing assertion early, a long tail of stack and counts after it.
+  const output = [
+    "$ npm run --silent test:unit",
+    "not ok 1 - adds",
+    "  2 !== 3",
+    ...Array.from({ length: 30 }, (_, i) => `  at frame ${i}`),
+    "# fail 1",
+  ];
+  const passing = g.row("node24/unit", async (row) => {
+    row.started();
+    row.log("ok 1 - adds");
+    await tick();
+  });
   const r = await g.row("node22/unit", async (row) => {
     row.started();
-    row.log("$ npm run --silent test:unit");
-    row.log("not ok 1 - adds");
-    row.log("# fail 1");
-    throw new StepFailed("node22/unit", "test:unit", 1, "not ok 1 - adds\n# fail 1");
+    for (const l of output) row.log(l);
+    throw new StepFailed("node22/unit", "test:unit", 1, output.join("\n"));
   });
+  await passing;
   assert.is(r.cell.status, "failed");
-  g.end({ status: "failed", durationMs: 1, detail: "1 of 1 failed: node22/unit", cells: [r.cell] });
+  g.end({ status: "failed", durationMs: 1, detail: "1 of 2 failed: node22/unit", cells: [r.cell] });
   const out = lines();
-  const end = out.indexOf("::endgroup::");
-  const after = out.slice(end + 1);
+  assert.not.ok(out.includes("::group::test node22/unit"), out.join("\n"));
+  assert.ok(out.includes("::group::test node24/unit"), "a passing row is still grouped");
+  // Every line of the failing row, together and in order, outside the passing row's group.
+  const from = out.indexOf("[test node22/unit] $ npm run --silent test:unit");
+  assert.ok(from >= 0, out.join("\n"));
+  assert.equal(
+    out.slice(from, from + output.length),
+    output.map((l) => `[test node22/unit] ${l}`),
+  );
+  const after = out.slice(from + output.length);
   assert.match(
     after[0] ?? "",
     /^\[test node22\/unit\] failed in \S+: node22\/unit: step "test:unit" failed/,
-  );
-  assert.ok(
-    after.includes("[test node22/unit] # fail 1"),
-    "the last lines are repeated after the group",
   );
   const errors = out.filter((l) => l.startsWith("::error"));
   // ":" is escaped in the title (a property), not in the message (data).
   assert.equal(errors, [
     '::error title=test node22/unit::node22/unit: step "test:unit" failed with exit code 1',
   ]);
+  assert.ok(out.indexOf(errors[0] ?? "") > from, "the annotation follows the lines");
 });
 
 test("a stage failing without rows (deploy) is annotated once, with the first line of a multi-line detail", () => {
