@@ -11,7 +11,7 @@
  *
  * Usage: npx tsx bench/e2e-cell.ts [--baseline <rev>] [--node 26]
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -65,7 +65,8 @@ function configFor(source: string): string {
     readFileSync(source, "utf8")
       .replace(/^ {2}packages: \[.*\]$/m, "  packages: []")
       .replace(/^ {2}e2ePackages: \[.*\]$/m, "  e2ePackages: [docker.io]")
-      .replace(/^ {4}- \{ node: "\d+", kind: e2e \}$/gm, ""),
+      .replace(/^ {4}- \{ node: "\d+", kind: e2e \}\n/gm, "")
+      .replace(/^( {2}exclude:)\n(?! {4}-)/m, "$1 []\n"),
   );
   return file;
 }
@@ -79,7 +80,8 @@ async function cell(main: string, config: string, root: string): Promise<number>
     cwd: root,
   })`${process.execPath} --import ${TSX} ${main} test --engine docker --no-cache --only e2e --node ${values.node} --config ${config}`;
   const s = (performance.now() - t0) / 1000;
-  if (r.exitCode !== 0) throw new Error(`the e2e cell failed (${main}):\n${r.stdout.slice(-2000)}`);
+  if (r.exitCode !== 0)
+    throw new Error(`the e2e cell failed (${main}):\n${(r.stdout + r.stderr).slice(-2000)}`);
   return s;
 }
 
@@ -88,14 +90,14 @@ try {
   const load = (await $({ quiet: true })`uptime`).stdout.trim().replace(/.*load average: /, "");
   console.log(`bench/e2e-cell on ${DOCKER}, node ${values.node}, load ${load}\n`);
 
-  // The baseline pipeline, from git, beside this repo's node_modules.
+  // The baseline pipeline from git, with its own dependencies (they have changed since: p-limit → p-queue).
   const old = join(dir, "baseline");
   mkdirSync(old);
   await $({
     quiet: true,
     cwd: repo,
-  })`git archive --format=tar ${values.baseline} ci package.json | tar -C ${old} -xf -`;
-  symlinkSync(join(repo, "node_modules"), join(old, "node_modules"));
+  })`git archive --format=tar ${values.baseline} ci package.json package-lock.json | tar -C ${old} -xf -`;
+  await $({ quiet: true, cwd: old })`npm ci --no-audit --no-fund --ignore-scripts`;
   const oldConfig = configFor(join(old, "ci", "pipeline.yaml"));
   await cell(join(old, "ci", "main.ts"), oldConfig, root);
   const host = await cell(join(old, "ci", "main.ts"), oldConfig, root);

@@ -8,7 +8,11 @@
  *    (`--jobs <cells>`; `--jobs n` to try another cap) against the same run with `--jobs 1`.
  *    Target: parallel ≤ 0.75× sequential.
  *
- * Usage: npx tsx bench/pipeline.ts [--cells 22,24,26] [--node 22] [--jobs n] [--tree head|worktree]
+ * 3. the `--jobs` sweep: `--jobs 1,2,3,4` runs the matrix once per cap and prints each against `--jobs 1`;
+ *    this is how the default cap was chosen (docs/pipeline.md).
+ *
+ * Usage: npx tsx bench/pipeline.ts [--cells 22,24,26] [--node 22] [--jobs n|n,m,...] [--part all|matrix]
+ *        [--tree head|worktree]
  * Runs on a copy of the committed tree (`git archive HEAD`, default) so "nothing changed" holds while people
  * edit the working tree; `--tree worktree` copies the working tree instead. Uses its own npm cache volume
  * (codex-ci-bench-npm). Stage pass/fail is printed but does not stop the bench: failing steps are never
@@ -29,6 +33,7 @@ const { values } = parseArgs({
     node: { type: "string", default: "22" },
     tree: { type: "string", default: "head" },
     jobs: { type: "string" },
+    part: { type: "string", default: "all" },
   },
 });
 const cells = (values.cells ?? "").split(",");
@@ -92,33 +97,41 @@ try {
   console.log(
     `bench/pipeline on ${DOCKER_BIN}, ${(await $`nproc`).stdout.trim()} cores, tree ${values.tree} (${rev})\n`,
   );
-  // Cold: no npm cache volume and no step snapshots.
-  await $({ nothrow: true, quiet: true })`${DOCKER_BIN} volume rm -f ${VOLUME}`;
-  const snapshots = (
-    await $({ quiet: true })`${DOCKER_BIN} images -q --filter label=${SNAPSHOT_LABEL}`
-  ).stdout
-    .split("\n")
-    .filter(Boolean);
-  if (snapshots.length)
-    await $({ nothrow: true, quiet: true })`${DOCKER_BIN} rmi -f ${[...new Set(snapshots)]}`;
-  const lintTest = ["lint", "test", "--node", values.node ?? "22", "--only", "unit"];
-  const cold = await timed(lintTest);
-  show(`cold  ${lintTest.join(" ")}`, cold);
-  const warm = await timed(lintTest);
-  show(`warm  ${lintTest.join(" ")}`, warm);
-  console.log(`warm / cold = ${(warm.s / cold.s).toFixed(2)}   (target ≤ 0.40)\n`);
+  if (values.part !== "matrix") {
+    // Cold: no npm cache volume and no step snapshots.
+    await $({ nothrow: true, quiet: true })`${DOCKER_BIN} volume rm -f ${VOLUME}`;
+    const snapshots = (
+      await $({ quiet: true })`${DOCKER_BIN} images -q --filter label=${SNAPSHOT_LABEL}`
+    ).stdout
+      .split("\n")
+      .filter(Boolean);
+    if (snapshots.length)
+      await $({ nothrow: true, quiet: true })`${DOCKER_BIN} rmi -f ${[...new Set(snapshots)]}`;
+    const lintTest = ["lint", "test", "--node", values.node ?? "22", "--only", "unit"];
+    const cold = await timed(lintTest);
+    show(`cold  ${lintTest.join(" ")}`, cold);
+    const warm = await timed(lintTest);
+    show(`warm  ${lintTest.join(" ")}`, warm);
+    console.log(`warm / cold = ${(warm.s / cold.s).toFixed(2)}   (target ≤ 0.40)\n`);
+  }
 
   // Matrix runs re-run every step (--no-cache), so both sides do the same work. Sequential is the same run
   // with one job slot; parallel gives every cell a slot unless --jobs says otherwise.
   const matrix = ["test", "--only", "unit", "--no-cache", "--node", cells.join(",")];
-  const jobs = values.jobs ?? String(cells.length);
-  const parallel = await timed([...matrix, "--jobs", jobs]);
-  show(`parallel  ${matrix.join(" ")} --jobs ${jobs}`, parallel);
+  const caps = (values.jobs ?? String(cells.length)).split(",").filter((n) => n !== "1");
+  const runs: [string, Timing][] = [];
+  for (const jobs of caps) {
+    const parallel = await timed([...matrix, "--jobs", jobs]);
+    show(`parallel  ${matrix.join(" ")} --jobs ${jobs}`, parallel);
+    runs.push([jobs, parallel]);
+  }
   const sequential = await timed([...matrix, "--jobs", "1"]);
   show(`sequential  ${matrix.join(" ")} --jobs 1`, sequential);
-  console.log(
-    `parallel / sequential = ${(parallel.s / sequential.s).toFixed(2)}   (target ≤ 0.75)`,
-  );
+  for (const [jobs, parallel] of runs)
+    console.log(
+      `--jobs ${jobs} / --jobs 1 = ${(parallel.s / sequential.s).toFixed(2)}   (target ≤ 0.75)`,
+    );
+  console.log(`load after: ${(await $({ quiet: true })`uptime`).stdout.trim()}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

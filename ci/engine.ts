@@ -271,6 +271,17 @@ export interface Engine {
   loadImage(image: BuiltImage, tag: string): Promise<void>;
   /** A docker client for the daemon deploys go to. */
   dockerClient(spec: DockerClientSpec): DockerClient;
+  /**
+   * Runs `fn` as one named span of the run's trace, inside the span it is called from, and marks the span
+   * failed when `fn` throws or `failure` finds a failure in its value (it returns the message). Dagger: the
+   * SDK's tracer, so a stage or cell is a node of its own in the TUI and Dagger Cloud, with the calls it made
+   * beneath it. Docker engine: calls `fn` and nothing more.
+   */
+  span<T>(
+    name: string,
+    fn: () => Promise<T>,
+    failure?: (value: T) => string | undefined,
+  ): Promise<T>;
   /** Stops and removes every container, network, service and temporary volume of this run. */
   close(): Promise<void>;
 }

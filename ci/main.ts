@@ -16,12 +16,13 @@ import {
   UsageError,
 } from "./command.js";
 import { ConfigError, loadConfig, type PipelineConfig } from "./config.js";
-import { chooseMode, Display, type Group } from "./display/index.js";
+import { chooseMode, Display, type Group, type Wrap } from "./display/index.js";
 import { doctor } from "./doctor/index.js";
 import type { Engine } from "./engine.js";
 import { EngineUnavailable, openEngine } from "./engines/index.js";
 import { jobSlots } from "./engines/jobs.js";
 import { offlineImages } from "./images/index.js";
+import { rowFailure } from "./lib/cells.js";
 import { chooseDockerBin } from "./lib/docker-bin.js";
 import { write } from "./lib/log.js";
 import { standIns } from "./lib/stand-ins.js";
@@ -46,7 +47,7 @@ function withOverrides(config: PipelineConfig, o: Overrides): PipelineConfig {
 /** The display of a command: its mode from `--progress`, the environment and stdout; logs under reports/. */
 function openDisplay(
   choice: ProgressChoice,
-  o: { json?: boolean; title: string; jobs?: number },
+  o: { json?: boolean; title: string; jobs?: number; wrap?: Wrap },
 ): Display {
   const out = readOutputSettings(process.env);
   const mode = chooseMode(choice, {
@@ -61,6 +62,7 @@ function openDisplay(
     logDir: join(process.cwd(), "reports", "logs"),
     title: o.title,
     ...(o.jobs ? { jobs: o.jobs } : {}),
+    ...(o.wrap ? { wrap: o.wrap } : {}),
   });
 }
 
@@ -141,6 +143,8 @@ async function runCommand(
     json: cmd.json !== undefined,
     title: `codex-ci run ${runId} · engine ${engine.name}`,
     jobs: cmd.jobs,
+    // Each cell or platform row in a span of its own, under its stage's (on Dagger a node of the TUI).
+    wrap: { row: (_stage, name, fn) => engine.span(name, fn, rowFailure) },
   });
   const abort = new AbortController();
   const interrupt = onInterrupt(engine, abort, display);

@@ -60,9 +60,14 @@ export async function runStages(
       g.start();
       let outcome: Outcome;
       try {
-        // Each stage reads the inputs it declares; the map holds exactly the outputs of its needs.
+        // Each stage reads the inputs it declares; the map holds exactly the outputs of its needs. It runs in a
+        // span of its own (on Dagger a node of the TUI over its cells), failed when the stage fails.
         const { output, intended, ...result } = await g.run(() =>
-          stageNamed(stage).run(ctx, inputs as never),
+          ctx.engine.span(
+            stage,
+            () => stageNamed(stage).run(ctx, inputs as never),
+            (r) => (r.status === "failed" ? r.detail || "failed" : undefined),
+          ),
         );
         outcome = {
           report: { stage, ...result, durationMs: Date.now() - t0 },

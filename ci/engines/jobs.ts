@@ -60,6 +60,8 @@ export function jobSlots(engine: Engine, jobs: number): JobSlots {
       publishImage: (variants, ref, opts) => engine.publishImage(variants, ref, opts),
       loadImage: (image, tag) => engine.loadImage(image, tag),
       dockerClient: (spec) => engine.dockerClient(spec),
+      // A span takes no slot: what it wraps queues for one itself.
+      span: (name, fn, failure) => engine.span(name, fn, failure),
       close: () => engine.close(),
     }),
   };

@@ -18,7 +18,7 @@
  *   rec.normalised(); await rec.close();
  */
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type FieldNode, Kind, parse, print, type SelectionSetNode, visit } from "graphql";
 
@@ -26,6 +26,8 @@ import { type FieldNode, Kind, parse, print, type SelectionSetNode, visit } from
 export interface RecordedQuery {
   query: string;
   variables?: Record<string, unknown>;
+  /** The request's headers, e.g. `traceparent` when the SDK sends the query inside a span. */
+  headers?: IncomingHttpHeaders;
 }
 
 /**
@@ -203,7 +205,7 @@ export async function startRecorder(answer: Answer = () => undefined): Promise<R
     }
     try {
       const q = JSON.parse(await body(req)) as RecordedQuery;
-      rec.queries.push(q);
+      rec.queries.push({ ...q, headers: req.headers });
       const doc = parse(q.query);
       let op: SelectionSetNode | undefined;
       visit(doc, {

@@ -18,6 +18,7 @@ import {
   type Platform,
   ReturnType,
 } from "@dagger.io/dagger";
+import type { Context as TraceContext } from "@opentelemetry/api";
 import type {
   BuildSpec,
   BuiltImage,
@@ -41,6 +42,7 @@ import { DOCKER_SOCKET } from "../../lib/docker-bin.js";
 import { contextExcludes } from "../../lib/dockerignore.js";
 import { StepFailed } from "../errors.js";
 import { clientFor, ensureDaggerReachable, openSession } from "./session.js";
+import { inSpan } from "./spans.js";
 
 export { ensureDaggerReachable };
 
@@ -56,6 +58,8 @@ class DaggerEngine implements Engine {
 
   constructor(
     private readonly release: () => Promise<void>,
+    /** The connection's trace context: spans started outside any other hang from it. */
+    private readonly trace: TraceContext,
     private readonly settings: EngineSettings,
     /** Set with --no-cache: an env value unique to the run, so Dagger re-runs every exec. */
     private readonly cacheBuster?: string,
@@ -303,6 +307,14 @@ class DaggerEngine implements Engine {
     };
   }
 
+  span<T>(
+    name: string,
+    fn: () => Promise<T>,
+    failure?: (value: T) => string | undefined,
+  ): Promise<T> {
+    return inSpan(this.trace, name, fn, failure);
+  }
+
   async close(): Promise<void> {
     await this.release();
   }
@@ -316,6 +328,6 @@ export async function openDagger(opts: {
   cliBin?: string | undefined;
 }): Promise<Engine> {
   ensureDaggerReachable(opts.settings.dagger, opts.cliBin);
-  const { release } = await openSession();
-  return new DaggerEngine(release, opts.settings, opts.cache ? undefined : opts.runId);
+  const { release, trace } = await openSession();
+  return new DaggerEngine(release, trace, opts.settings, opts.cache ? undefined : opts.runId);
 }

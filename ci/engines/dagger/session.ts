@@ -4,6 +4,7 @@
  */
 import { Agent } from "node:http";
 import { Client, Context, connection, dag, GraphQLClient } from "@dagger.io/dagger";
+import { type Context as OtelContext, context as otelContext } from "@opentelemetry/api";
 import type { EngineSettings } from "../../engine.js";
 import { EngineUnavailable } from "../errors.js";
 
@@ -32,16 +33,21 @@ export function ensureDaggerReachable(settings: EngineSettings["dagger"], cliBin
   );
 }
 
-/** Opens the connection; `release()` ends it once the run is done. */
-export async function openSession(): Promise<{ release: () => Promise<void> }> {
+/**
+ * Opens the connection; `release()` ends it once the run is done. `trace` is the context the SDK runs the
+ * connection in: under `dagger run` it holds the span named by TRACEPARENT, which the run's spans hang from.
+ */
+export async function openSession(): Promise<{ release: () => Promise<void>; trace: OtelContext }> {
   let release!: () => void;
   const released = new Promise<void>((r) => {
     release = r;
   });
   let session!: Promise<void>;
+  let trace!: OtelContext;
   await new Promise<void>((ready, fail) => {
     session = connection(
       async () => {
+        trace = otelContext.active();
         ready();
         await released;
       },
@@ -54,6 +60,7 @@ export async function openSession(): Promise<{ release: () => Promise<void> }> {
       release();
       await session.catch(() => {});
     },
+    trace,
   };
 }
 

@@ -11,7 +11,11 @@ import type { StageOptions } from "../../../ci/stage.js";
 
 /** An engine that fails every call, naming it: a stage that reaches it shows in its own result. */
 const refusing = new Proxy(
-  { name: "docker", capabilities: { multiPlatformExport: false } } as Engine,
+  {
+    name: "docker",
+    capabilities: { multiPlatformExport: false },
+    span: (_name: string, fn: () => Promise<unknown>) => fn(),
+  } as Engine,
   {
     get: (target, prop) =>
       prop in target
