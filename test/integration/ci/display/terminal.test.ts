@@ -4,14 +4,20 @@
  *   never scrolls with raw log lines (the board's header stays on the top line), and each cell's output is in
  *   reports/logs/. Ctrl-C leaves the board as it was, shows the cursor again and cleans up.
  * - With stdout piped, the output is plain lines without a single escape sequence.
+ * - `images --offline` in tmux draws the same board, a row per image; NO_COLOR drops its colour codes.
+ * - With GITHUB_ACTIONS=true (piped, as on a runner): a group per passing cell, the failing cell whole outside
+ *   any group, and one `::error` annotation.
  * tmux is a Debian package the doctor installs; without it these fail under REQUIRE_DOCKER=1, else skip.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { loadConfig } from "../../../../ci/config.js";
+import { platformRef } from "../../../../ci/lib/platform.js";
 import { CA_BUNDLE } from "../../../helpers/ca.js";
 import { dockerAvailable } from "../../../helpers/docker.js";
 import { fixtureRepo } from "../../../helpers/fixture-repo.js";
@@ -37,14 +43,17 @@ function terminalTest(name: string, fn: () => Promise<void>) {
   else test.skip(name, fn);
 }
 
-/** A fixture repo whose unit test takes `ms` (so it is seen running), with a config without apt packages. */
-function fixture(ms: number): { dir: string; config: string } {
+/**
+ * A fixture repo whose unit test takes `ms` (so it is seen running) and passes, or fails when `fails`, with a
+ * config without apt packages.
+ */
+function fixture(ms: number, fails = false): { dir: string; config: string } {
   const dir = fixtureRepo(`import assert from "node:assert/strict";
 import { test } from "node:test";
 
 test("adds ${process.pid}-${Date.now()}", async () => {
   await new Promise((r) => setTimeout(r, ${ms}));
-  assert.equal(1 + 1, 2);
+  assert.equal(1 + 1, ${fails ? 3 : 2});
 });
 `);
   dirs.push(dir);
@@ -122,7 +131,7 @@ async function watch(
   name: string,
   pane: { exit(): string | undefined },
   done: (s: string[]) => boolean,
-  timeoutMs = 480_000,
+  timeoutMs = 1_200_000,
 ) {
   const seen: string[][] = [];
   const t0 = Date.now();
@@ -270,7 +279,7 @@ terminalTest("with stdout piped the output is plain lines, without escape sequen
       cwd: dir,
       encoding: "utf8",
       env: { ...ENV, ...baseEnv(runId), TERM: "xterm-256color" },
-      timeout: 480_000,
+      timeout: 1_200_000,
     },
   );
   const out = `${r.stdout}${r.stderr}`;
@@ -282,6 +291,131 @@ terminalTest("with stdout piped the output is plain lines, without escape sequen
   assert.match(out, /^PASSED in \S+ \(engine docker\)$/m);
   assert.is(leftovers(runId), "");
 });
+
+/** A colour or style code (SGR: ESC [ … m); cursor movement and hiding never end in "m". */
+const SGR = new RegExp(`${ESC}\\[[0-9;]*m`);
+
+terminalTest(
+  "images --offline in a terminal: the same board, a row per image with mark and time; NO_COLOR drops the colours",
+  async () => {
+    const config = await loadConfig(join(repo, "ci", "pipeline.yaml"));
+    const node = (v: string) => config.images.node.replace("{version}", v);
+    // The images the command keeps or builds, as the doctor's base-images row lists them.
+    const refs = [
+      ...config.node.filter((v) => v !== config.image.nodeVersion).map(node),
+      node(config.image.nodeVersion),
+      ...config.platforms
+        .filter((p) => p !== `linux/${process.arch === "arm64" ? "arm64" : "amd64"}`)
+        .map((p) => platformRef(node(config.image.nodeVersion), p)),
+      config.images.prometheus,
+      config.images.alertmanager,
+      config.images.dind,
+    ];
+    for (const [name, env] of [
+      ["images", {}],
+      ["images-nocolor", { NO_COLOR: "1" }],
+    ] as const) {
+      const dir = mkdtempSync(join(tmpdir(), "codex-ci-images-"));
+      dirs.push(dir);
+      const args = ["images", "--offline", "--config", join(repo, "ci", "pipeline.yaml")];
+      const pane = startInTmux(name, dir, args, { ...env, NODE_EXTRA_CA_CERTS: CA_BUNDLE });
+      // Present images are kept in a second or two; building missing ones takes minutes (setup builds them).
+      const seen = await watch(name, pane, () => false, 1_800_000);
+      const final = seen.at(-1) ?? [];
+      const text = final.join("\n");
+      assert.is(pane.exit(), "0", text);
+      assert.match(final[0] ?? "", /^codex-ci images --offline · \d/, text);
+      assert.match(text, /^images\s+✔ passed\s+(?:\d+\.\d|\d+m\d\d)s/m);
+      for (const ref of refs)
+        assert.match(
+          text,
+          new RegExp(
+            `^ {2}${ref.replace(/[.*+?^$()|[\]\\]/g, "\\$&")}\\s+(?:↺ cached|✔ passed)\\s+(?:\\d+\\.\\d|\\d+m\\d\\d)s`,
+            "m",
+          ),
+          `${ref} has no row with its time:\n${text}`,
+        );
+      const bytes = pane.bytes();
+      assert.ok(bytes.includes(HIDE), "drawn as a board (cursor hidden while it runs)");
+      if (name === "images") assert.match(bytes, SGR, "coloured marks on a terminal");
+      else assert.not.match(bytes, SGR, "NO_COLOR: no colour or style codes");
+    }
+  },
+);
+
+/** The pipeline's stdout and stderr with stdout piped, in `dir`, with `env` over ENV. */
+function piped(dir: string, args: string[], env: Record<string, string>) {
+  const r = spawnSync(process.execPath, ["--import", TSX, MAIN, ...args], {
+    cwd: dir,
+    encoding: "utf8",
+    env: { ...ENV, ...env },
+    timeout: 1_200_000,
+  });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+terminalTest(
+  "a captured run with GITHUB_ACTIONS=true: a group per passing cell, the failing cell whole outside any, one ::error",
+  async () => {
+    const { dir, config } = fixture(200, true);
+    const runId = `gh${process.pid.toString(36)}`;
+    const summary = join(dir, "step-summary.md");
+    const r = piped(
+      dir,
+      ["lint", "test", "--node", "22", "--only", "unit", "--engine", "docker", "--config", config],
+      { ...baseEnv(runId), GITHUB_ACTIONS: "true", GITHUB_STEP_SUMMARY: summary },
+    );
+    assert.is(r.status, 1, r.out.slice(-3000));
+    assert.not.ok(r.out.includes(ESC), "no escape sequences in an Actions log");
+    const lines = r.out.split("\n");
+    // Every group holds the lines of its own row and nothing else, and is closed.
+    const groups = lines.flatMap((l, i) => (l.startsWith("::group::") ? [i] : []));
+    const titles = groups.map((i) => (lines[i] ?? "").slice("::group::".length));
+    assert.ok(titles.includes("lint node"), `no ::group::lint node in ${titles.join(", ")}`);
+    for (const i of groups) {
+      const end = lines.indexOf("::endgroup::", i);
+      assert.ok(end > i, `${lines[i]} never closed`);
+      const title = (lines[i] ?? "").slice("::group::".length);
+      for (const l of lines.slice(i + 1, end))
+        assert.ok(l.startsWith(`[${title}] `), `${l} in ${title}`);
+    }
+    // The failing cell outside any group, whole: from its first step to the failing assertion, then its
+    // result, its log file and the annotation.
+    assert.not.ok(titles.includes("test node22/unit"), "the failing cell is not folded away");
+    const from = lines.findIndex((l) => l.startsWith("[test node22/unit] $ "));
+    const result = lines.findIndex((l) =>
+      /^\[test node22\/unit\] failed in \S+: .*test:unit/.test(l),
+    );
+    assert.ok(from >= 0 && result > from, r.out.slice(-3000));
+    const cell = lines.slice(from, result);
+    assert.ok(
+      cell.every((l) => l.startsWith("[test node22/unit] ")),
+      cell.join("\n"),
+    );
+    assert.ok(
+      cell.some((l) => l.startsWith("[test node22/unit] not ok 1 - adds")),
+      cell.join("\n"),
+    );
+    assert.ok(
+      cell.some((l) => / 2 !== 3$/.test(l)),
+      "the failing assertion is shown",
+    );
+    assert.is(lines[result + 1], "[test node22/unit] log: reports/logs/test/node22-unit.log");
+    const annotation = result + 2;
+    assert.match(
+      lines[annotation] ?? "",
+      /^::error title=test node22\/unit::node22\/unit: step "test:unit" failed/,
+    );
+    // One annotation in all: the failing cell's, none for lint's passing checks or again from the summary.
+    assert.equal(
+      lines.filter((l) => l.startsWith("::error")),
+      [lines[annotation]],
+    );
+    assert.match(r.out, /^FAILED in \S+ \(engine docker\)$/m);
+    assert.match(readFileSync(summary, "utf8"), /test node22\/unit/);
+    assert.is(leftovers(runId), "");
+  },
+);
 
 test.after(() => {
   tmux("kill-server");
