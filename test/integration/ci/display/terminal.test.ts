@@ -159,11 +159,23 @@ function leftovers(runId: string): string {
 const baseEnv = (runId: string) => ({ CODEX_CI_RUN_ID: runId, NODE_EXTRA_CA_CERTS: CA_BUNDLE });
 
 terminalTest(
-  "in a terminal the board shows rows running, then passed with times, and raw lines never scroll it",
+  "in a terminal the board shows rows queued for a slot, running, then passed with times, and raw lines never scroll it",
   async () => {
     const { dir, config } = fixture(4000);
     const runId = `tty${process.pid.toString(36)}`;
-    const args = ["lint", "test", "--node", "22", "--only", "unit", "--engine", "docker"];
+    // One --jobs slot for the two containers: one row waits for it, queued, while the other runs.
+    const args = [
+      "lint",
+      "test",
+      "--node",
+      "22",
+      "--only",
+      "unit",
+      "--engine",
+      "docker",
+      "-j",
+      "1",
+    ];
     const pane = startInTmux("board", dir, [...args, "--config", config], baseEnv(runId));
     const seen = await watch("board", pane, () => false);
     const final = seen.at(-1) ?? [];
@@ -174,7 +186,19 @@ terminalTest(
     const live = seen.filter((s) => all(s).trim() !== "" && !/PASSED in|FAILED in/.test(all(s)));
     assert.ok(live.length > 3, `only ${live.length} screens before the end`);
     for (const s of live)
-      assert.match(s[0] ?? "", /^codex-ci run tty\S+ · engine docker · slots \d\/\d+ · \d/, all(s));
+      assert.match(s[0] ?? "", /^codex-ci run tty\S+ · engine docker · slots [01]\/1 · \d/, all(s));
+    assert.ok(
+      live.some((s) => /^codex-ci run tty\S+ · engine docker · slots 1\/1 · /.test(s[0] ?? "")),
+      "the header counts the slot in use",
+    );
+    assert.ok(
+      live.some((s) =>
+        /^ {2}(?:node|node22\/unit)\s+○ queued\s+(?:\d+\.\d|\d+m\d\d)s\s+waiting for a --jobs slot$/m.test(
+          all(s),
+        ),
+      ),
+      "a row seen queued for the --jobs slot",
+    );
     assert.ok(
       live.some((s) => /^ {2}node22\/unit\s+\S running\s+(?:\d+\.\d|\d+m\d\d)s/m.test(all(s))),
       "node22/unit seen running with its time",
