@@ -16,6 +16,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../ci/config.js";
 import { openDocker } from "../ci/engines/docker/index.js";
+import { localRows } from "../ci/lib/cells.js";
 import { readSettings } from "../ci/settings.js";
 import type { StageContext } from "../ci/stage.js";
 import { build } from "../ci/stages/build/index.js";
@@ -63,6 +64,7 @@ async function timed(label: string): Promise<number> {
     runId: `bench${id}`,
     log: () => {},
     cellLog: () => () => {},
+    row: localRows(() => () => {}),
     settings: settings.stages,
     signal: new AbortController().signal,
   };

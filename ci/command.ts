@@ -10,6 +10,10 @@ import { STAGE_NAMES, STAGES, type StageName } from "./stages/index.js";
 export const ENGINES = ["dagger", "docker", "auto"] as const;
 export type EngineChoice = (typeof ENGINES)[number];
 
+/** `--progress`, as Dagger's: a live board on a terminal (auto), always (tty), or plain lines (plain). */
+export const PROGRESS = ["auto", "tty", "plain"] as const;
+export type ProgressChoice = (typeof PROGRESS)[number];
+
 /** Bad flags or arguments: printed with a hint, exit 2. */
 export class UsageError extends Error {
   override name = "UsageError";
@@ -23,8 +27,14 @@ export interface Overrides {
 
 export type Command =
   | { kind: "help" }
-  | { kind: "doctor"; config: string; fix: boolean }
-  | { kind: "images"; config: string; force: boolean; overrides: Overrides }
+  | { kind: "doctor"; config: string; fix: boolean; progress: ProgressChoice }
+  | {
+      kind: "images";
+      config: string;
+      force: boolean;
+      overrides: Overrides;
+      progress: ProgressChoice;
+    }
   | {
       kind: "run";
       config: string;
@@ -41,6 +51,7 @@ export type Command =
       plan: boolean;
       caFile?: string;
       options: StageOptions;
+      progress: ProgressChoice;
     };
 
 /** The default `--jobs`: one more than the CPUs, from the sweep in docs/pipeline.md ("The default --jobs"). */
@@ -68,6 +79,7 @@ Options:
   --jobs <n>, -j <n>           at most n containers and image builds at once (default: CPUs + 1, here ${defaultJobs()})
   --no-cache                   re-run steps whose results the engine has cached
   --json <file>                write a JSON report
+  --progress auto|tty|plain    a live board on a terminal (auto), always (tty), or plain lines (plain)
   --plan                       print stages, order, dependencies and containers; run nothing
   --config <file>              config file (default ci/pipeline.yaml)
   --skip <stage>               leave a stage out (repeatable or comma-separated)
@@ -104,6 +116,7 @@ const FLAGS = {
   env: { type: "string", for: ["run"] },
   down: { type: "boolean", for: ["run"] },
   volumes: { type: "boolean", for: ["run"] },
+  progress: { type: "string", for: ["run", "images", "doctor"] },
   help: { type: "boolean", short: "h", for: ["run", "images", "doctor"] },
 } as const;
 
@@ -176,19 +189,21 @@ export function parseCommand(argv: string[]): Command {
         `--${flag} is not an option of ${kind === "run" ? "a pipeline run" : kind}`,
       );
   const config = v.config ?? "ci/pipeline.yaml";
+  const progress = oneOf("--progress", [v.progress ?? "auto"], PROGRESS)[0] ?? "auto";
   if (kind !== "run" && positionals.length > 1)
     throw new UsageError(`${kind} takes no stage names; got ${positionals.slice(1).join(" ")}`);
-  if (kind === "doctor") return { kind, config, fix: v.fix ?? false };
+  if (kind === "doctor") return { kind, config, progress, fix: v.fix ?? false };
   if (kind === "images") {
     if (!v.offline)
       throw new UsageError(
         "images: only `images --offline` is supported (builds stand-ins for the refs in the config)",
       );
-    return { kind, config, force: v.force ?? false, overrides: overridesOf(v) };
+    return { kind, config, progress, force: v.force ?? false, overrides: overridesOf(v) };
   }
   return {
     kind,
     config,
+    progress,
     overrides: overridesOf(v),
     stages: oneOf("stage", positionals, STAGE_NAMES),
     skip: oneOf("--skip", listOf(v.skip) ?? [], STAGE_NAMES),

@@ -17,6 +17,23 @@ export type Secret =
 /** Receives one line of output (no trailing newline); the caller adds stage/cell prefixes. */
 export type LineSink = (line: string) => void;
 
+/** Told as each step starts: its name, and whether the engine serves it from its cache. */
+export type StepSink = (name: string, cached?: boolean) => void;
+
+/** How a run or build reports progress; the entry's `RowHooks` (`ci/progress.ts`) fill them all. */
+export interface ProgressHooks {
+  /** Streamed output, one call per line. */
+  log?: LineSink;
+  /** Output the console already shows elsewhere (Dagger's progress under `dagger run`): kept, not echoed. */
+  quietLog?: LineSink;
+  /** Called when the work must wait for a `--jobs` slot. */
+  queued?: () => void;
+  /** Called when the work gets a job slot and starts (after any wait behind `--jobs`). */
+  started?: () => void;
+  /** Called as each step starts, before its output. */
+  step?: StepSink;
+}
+
 /** A host directory copied (never bind-mounted read-write) into the container. */
 export interface SourceSpec {
   /** Host directory; default the repo root ("."). */
@@ -83,7 +100,7 @@ export interface ContainerSpec {
 }
 
 /** Run `steps` in order in one container. */
-export interface RunSpec extends ContainerSpec {
+export interface RunSpec extends ContainerSpec, ProgressHooks {
   /** Names the run in progress lines and errors, e.g. "lint" or "node22/unit". */
   name: string;
   /**
@@ -94,12 +111,8 @@ export interface RunSpec extends ContainerSpec {
   steps: Step[];
   /** Container paths copied back to the host after the steps pass: container path → host path. */
   outputs?: Record<string, string>;
-  /** Streamed output, one call per line. The Dagger engine emits a step's output when it ends. */
-  log?: LineSink;
   /** Aborts the run (Ctrl-C, --fail-fast); the engine kills and removes its container. */
   signal?: AbortSignal;
-  /** Called when the run gets a job slot and starts (after any wait behind `--jobs`). */
-  started?: () => void;
   /**
    * Called when the run fails, before its `--jobs` slot goes to a queued run: --fail-fast aborts there, so
    * nothing queued starts after the first failure.
@@ -143,7 +156,7 @@ export interface ServiceSpec extends ContainerSpec {
 }
 
 /** Build one platform of a Dockerfile. */
-export interface BuildSpec {
+export interface BuildSpec extends ProgressHooks {
   /** Build context on the host; default ".". */
   context?: string;
   /** Dockerfile path relative to the context; default "Dockerfile". */
@@ -163,10 +176,7 @@ export interface BuildSpec {
   secrets?: Secret[];
   /** Multi-stage target. */
   target?: string;
-  log?: LineSink;
   signal?: AbortSignal;
-  /** Called when the build gets a job slot and starts (after any wait behind `--jobs`). */
-  started?: () => void;
 }
 
 /** An image an engine built; pass it back to export, publish, load or run. */

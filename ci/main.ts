@@ -5,17 +5,26 @@
  * Exit codes: 0 all selected stages passed, 1 a stage failed, 2 usage or config error, 130 interrupted.
  */
 import { randomBytes } from "node:crypto";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Command, HELP, type Overrides, parseCommand, UsageError } from "./command.js";
+import {
+  type Command,
+  HELP,
+  type Overrides,
+  type ProgressChoice,
+  parseCommand,
+  UsageError,
+} from "./command.js";
 import { ConfigError, loadConfig, type PipelineConfig } from "./config.js";
+import { chooseMode, Display, type Group, type Wrap } from "./display/index.js";
 import { doctor } from "./doctor/index.js";
 import type { Engine } from "./engine.js";
 import { EngineUnavailable, openEngine } from "./engines/index.js";
 import { jobSlots } from "./engines/jobs.js";
 import { offlineImages } from "./images/index.js";
+import { rowFailure } from "./lib/cells.js";
 import { chooseDockerBin } from "./lib/docker-bin.js";
-import { prefixed, write } from "./lib/log.js";
+import { write } from "./lib/log.js";
 import { standIns } from "./lib/stand-ins.js";
 import { runStages } from "./pipeline.js";
 import { jobImages, planText, selectStages, waves } from "./plan.js";
@@ -26,7 +35,7 @@ import {
   writeJson,
   writeStepSummary,
 } from "./report.js";
-import { readSettings, SettingsError } from "./settings.js";
+import { readOutputSettings, readSettings, SettingsError } from "./settings.js";
 import type { Job, PlanContext } from "./stage.js";
 import { type StageName, stageNamed } from "./stages/index.js";
 
@@ -35,17 +44,54 @@ function withOverrides(config: PipelineConfig, o: Overrides): PipelineConfig {
   return { ...config, node: o.node ?? config.node, platforms: o.platforms ?? config.platforms };
 }
 
-/** `images --offline`: stand-ins for the config's registry images. */
-async function imagesCommand(config: PipelineConfig, force: boolean, platforms = config.platforms) {
-  await offlineImages({
-    refs: config.images,
-    nodeVersions: config.node,
-    buildNodeVersion: config.image.nodeVersion,
-    platforms,
-    force,
-    dockerBin: await chooseDockerBin(process.env),
-    log: prefixed("images"),
+/** The display of a command: its mode from `--progress`, the environment and stdout; logs under reports/. */
+function openDisplay(
+  choice: ProgressChoice,
+  o: { json?: boolean; title: string; jobs?: number; wrap?: Wrap },
+): Display {
+  const out = readOutputSettings(process.env);
+  const mode = chooseMode(choice, {
+    isTTY: process.stdout.isTTY === true,
+    github: out.github,
+    dumbTerminal: out.dumbTerminal,
+    json: o.json === true,
   });
+  return new Display({
+    mode,
+    color: !out.noColor,
+    logDir: join(process.cwd(), "reports", "logs"),
+    title: o.title,
+    ...(o.jobs ? { jobs: o.jobs } : {}),
+    ...(o.wrap ? { wrap: o.wrap } : {}),
+  });
+}
+
+/** `images --offline`: stand-ins for the config's registry images, one row each on the display. */
+async function imagesCommand(
+  config: PipelineConfig,
+  force: boolean,
+  display: Display,
+  platforms = config.platforms,
+) {
+  const g = display.group("images");
+  const t0 = Date.now();
+  g.start();
+  try {
+    await offlineImages({
+      refs: config.images,
+      nodeVersions: config.node,
+      buildNodeVersion: config.image.nodeVersion,
+      platforms,
+      force,
+      dockerBin: await chooseDockerBin(process.env),
+      log: g.log,
+      rows: g.row,
+    });
+    g.end({ status: "passed", durationMs: Date.now() - t0 });
+  } catch (e) {
+    g.end({ status: "failed", durationMs: Date.now() - t0, detail: (e as Error).message });
+    throw e;
+  }
   return 0;
 }
 
@@ -93,11 +139,18 @@ async function runCommand(
   // Slots go to earlier waves first and, within a wave, to earlier stages: lint before the test cells.
   const slots = jobSlots(engine, cmd.jobs);
   const order = waves(selected).flat();
+  const display = openDisplay(cmd.progress, {
+    json: cmd.json !== undefined,
+    title: `codex-ci run ${runId} · engine ${engine.name}`,
+    jobs: cmd.jobs,
+    // Each cell or platform row in a span of its own, under its stage's (on Dagger a node of the TUI).
+    wrap: { row: (_stage, name, fn) => engine.span(name, fn, rowFailure) },
+  });
   const abort = new AbortController();
-  const interrupt = onInterrupt(engine, abort);
+  const interrupt = onInterrupt(engine, abort, display);
   const t0 = Date.now();
-  write(
-    `[pipeline] run ${runId} on ${engine.name}, ${cmd.jobs} job(s) at once: ${selected.map((s) => s.stage).join(", ")}\n`,
+  display.line(
+    `[pipeline] run ${runId} on ${engine.name}, ${cmd.jobs} job(s) at once: ${selected.map((s) => s.stage).join(", ")}`,
   );
   let stages: StageReport[];
   try {
@@ -106,10 +159,14 @@ async function runCommand(
       { ...shared, runId, signal: abort.signal },
       (stage) => slots.at(order.length - order.indexOf(stage)),
       abort,
+      display,
     );
   } finally {
+    // The board stops before anything else is printed; then the engine removes what it made.
+    display.stop();
     await engine.close();
   }
+  await display.close();
   if (interrupt.closing) {
     await interrupt.closing;
     return 130;
@@ -133,6 +190,29 @@ async function runCommand(
   return failed ? 1 : 0;
 }
 
+/** `doctor [--fix]`: its fixes (and the offline images they build) are rows of a "setup" group. */
+async function doctorCommand(fix: boolean, config: PipelineConfig, progress: ProgressChoice) {
+  const display = openDisplay(progress, { title: "codex-ci setup (doctor --fix)" });
+  let setup: Group | undefined;
+  try {
+    return await doctor({
+      fix,
+      config,
+      buildImages: (platforms) => imagesCommand(config, false, display, platforms).then(() => {}),
+      log: (line) => display.print(`${line}\n`),
+      fixes: {
+        row: (name, fn, opts) => {
+          setup ??= display.group("setup");
+          return setup.row(name, fn, opts);
+        },
+        done: () => display.stop(),
+      },
+    });
+  } finally {
+    await display.close();
+  }
+}
+
 /** The whole CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const cmd = parseCommand(argv);
@@ -141,14 +221,16 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const loaded = await loadConfig(cmd.config);
-  if (cmd.kind === "doctor")
-    return doctor({
-      fix: cmd.fix,
-      config: loaded,
-      buildImages: (platforms) => imagesCommand(loaded, false, platforms).then(() => {}),
-    });
+  if (cmd.kind === "doctor") return doctorCommand(cmd.fix, loaded, cmd.progress);
   const config = withOverrides(loaded, cmd.overrides);
-  if (cmd.kind === "images") return imagesCommand(config, cmd.force);
+  if (cmd.kind === "images") {
+    const display = openDisplay(cmd.progress, { title: "codex-ci images --offline" });
+    try {
+      return await imagesCommand(config, cmd.force, display);
+    } finally {
+      await display.close();
+    }
+  }
   return runCommand(cmd, config);
 }
 
@@ -160,6 +242,7 @@ export async function main(argv: string[]): Promise<number> {
 function onInterrupt(
   engine: Engine,
   abort: AbortController,
+  display: Display,
 ): { closing?: Promise<void>; dispose(): void } {
   const state: { closing?: Promise<void>; at?: number; dispose(): void } = {
     dispose: () => {
@@ -175,6 +258,8 @@ function onInterrupt(
       }
       return;
     }
+    // The board is left as it was and the cursor shown before anything else is printed.
+    display.stop();
     write(`\n[pipeline] ${signal}: stopping and cleaning up\n`);
     state.at = Date.now();
     abort.abort();

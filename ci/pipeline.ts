@@ -1,6 +1,6 @@
 /** Runs the selected stages: each as soon as what it needs has passed, outputs handed on in memory. */
+import type { Display, Group } from "./display/index.js";
 import type { Engine } from "./engine.js";
-import { duration, prefixed } from "./lib/log.js";
 import type { Selected } from "./plan.js";
 import type { StageReport } from "./report.js";
 import type { StageContext } from "./stage.js";
@@ -16,49 +16,58 @@ interface Outcome {
 
 /**
  * Runs every selected stage after its dependencies, each on the engine `engineFor` gives it (its `--jobs`
- * priority); aborts the rest on a failure with --fail-fast.
+ * priority); aborts the rest on a failure with --fail-fast. Each stage is a group of the display, which gives
+ * its context `log`, `cellLog` and `row`.
  */
 export async function runStages(
   selected: Selected[],
-  base: Omit<StageContext, "log" | "cellLog" | "engine">,
+  base: Omit<StageContext, "log" | "cellLog" | "row" | "engine">,
   engineFor: (stage: StageName) => Engine,
   abort: AbortController,
+  display: Display,
 ): Promise<StageReport[]> {
   const done = new Map<StageName, Promise<Outcome>>();
+  const groups = new Map<StageName, Group>();
+  // Every stage is on the board from the start, waiting for what it needs.
   for (const { stage, needs } of selected) {
+    const g = display.group(stage);
+    if (needs.length) g.waiting(`needs ${needs.join(", ")}`);
+    groups.set(stage, g);
+  }
+  for (const { stage, needs } of selected) {
+    const g = groups.get(stage) as Group;
     const run = async (): Promise<Outcome> => {
       const deps = await Promise.all(needs.map((d) => done.get(d) as Promise<Outcome>));
       const bad = needs.filter((_, i) => !deps[i]?.ok);
-      if (bad.length)
-        return {
-          report: { stage, status: "skipped", durationMs: 0, detail: `needs ${bad.join(", ")}` },
-          ok: false,
-        };
-      if (abort.signal.aborted)
-        return {
-          report: { stage, status: "skipped", durationMs: 0, detail: "cancelled" },
-          ok: false,
-        };
+      const skip = (detail: string): Outcome => {
+        const report: StageReport = { stage, status: "skipped", durationMs: 0, detail };
+        g.end(report);
+        return { report, ok: false };
+      };
+      if (bad.length) return skip(`needs ${bad.join(", ")}`);
+      if (abort.signal.aborted) return skip("cancelled");
       const inputs = Object.fromEntries(
         needs.map((d, i) => [d, deps[i]?.output] as const).filter(([, o]) => o !== undefined),
       );
-      const log = prefixed(stage);
       const ctx: StageContext = {
         ...base,
         engine: engineFor(stage),
-        log,
-        cellLog: (cell) => prefixed(stage, cell),
+        log: g.log,
+        cellLog: g.cellLog,
+        row: g.row,
       };
       const t0 = Date.now();
-      log("started");
+      g.start();
       let outcome: Outcome;
       try {
         // Each stage reads the inputs it declares; the map holds exactly the outputs of its needs. It runs in a
         // span of its own (on Dagger a node of the TUI over its cells), failed when the stage fails.
-        const { output, intended, ...result } = await ctx.engine.span(
-          stage,
-          () => stageNamed(stage).run(ctx, inputs as never),
-          (r) => (r.status === "failed" ? r.detail || "failed" : undefined),
+        const { output, intended, ...result } = await g.run(() =>
+          ctx.engine.span(
+            stage,
+            () => stageNamed(stage).run(ctx, inputs as never),
+            (r) => (r.status === "failed" ? r.detail || "failed" : undefined),
+          ),
         );
         outcome = {
           report: { stage, ...result, durationMs: Date.now() - t0 },
@@ -76,9 +85,8 @@ export async function runStages(
           ok: false,
         };
       }
-      const r = outcome.report;
-      log(`${r.status} in ${duration(r.durationMs)}${r.detail ? `: ${r.detail}` : ""}`);
-      if (r.status === "failed" && base.options.failFast) abort.abort();
+      g.end(outcome.report);
+      if (outcome.report.status === "failed" && base.options.failFast) abort.abort();
       return outcome;
     };
     done.set(stage, run());

@@ -1,5 +1,6 @@
 /** The end-of-run summary: a text table, the same as Markdown for GITHUB_STEP_SUMMARY, and the --json report. */
 import { appendFile } from "node:fs/promises";
+import { firstLine } from "./lib/cells.js";
 import { writeJsonAtomic } from "./lib/files.js";
 import { duration } from "./lib/log.js";
 import type { StageResult, Status } from "./stage.js";
@@ -32,15 +33,19 @@ const MARK: Record<Status, string> = {
   skipped: "– skipped",
 };
 
+/** A row holds one line of a detail; the whole of it is in the stage's log and the JSON report. */
+const oneLine = (detail = ""): string =>
+  detail.trim().includes("\n") ? `${firstLine(detail.trim())} …` : detail.trim();
+
 /** One row per stage, then one per cell under it. */
 function rows(report: RunReport): Row[] {
   return report.stages.flatMap((s) => [
-    { name: s.stage, status: s.status, time: duration(s.durationMs), detail: s.detail ?? "" },
+    { name: s.stage, status: s.status, time: duration(s.durationMs), detail: oneLine(s.detail) },
     ...(s.cells ?? []).map((c) => ({
       name: `  ${s.stage} ${c.name}`,
       status: c.status,
       time: duration(c.durationMs),
-      detail: c.detail ?? "",
+      detail: oneLine(c.detail),
     })),
   ]);
 }

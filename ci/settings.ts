@@ -21,6 +21,25 @@ export interface RunSettings {
   runId?: string;
 }
 
+/** What the environment says about where output goes: read once, for every command. */
+export interface OutputSettings {
+  /** `GITHUB_ACTIONS=true`: a workflow log, which reads groups and annotations. */
+  github: boolean;
+  /** `NO_COLOR` set and not empty (https://no-color.org). */
+  noColor: boolean;
+  /** `TERM=dumb`: a terminal that cannot move its cursor. */
+  dumbTerminal: boolean;
+}
+
+/** Reads the output settings from `env`. */
+export function readOutputSettings(env: NodeJS.ProcessEnv): OutputSettings {
+  return {
+    github: env.GITHUB_ACTIONS === "true",
+    noColor: Boolean(env.NO_COLOR),
+    dumbTerminal: env.TERM === "dumb",
+  };
+}
+
 /** The CA bundle must be a readable file; a directory or a typo is named with where it came from. */
 function caFileOf(file: string, from: string): string {
   let isFile = false;

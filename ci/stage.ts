@@ -4,19 +4,9 @@
  */
 import type { PipelineConfig, TestKind } from "./config.js";
 import type { BuildSpec, Engine, LineSink, RunSpec } from "./engine.js";
+import type { CellResult, RowRunner, Status } from "./progress.js";
 
-/** The outcome of a stage or cell. */
-export type Status = "passed" | "failed" | "skipped";
-
-/** One matrix cell or sub-step of a stage: one row of the summary table. */
-export interface CellResult {
-  /** e.g. "node22/unit" or "linux/arm64". */
-  name: string;
-  status: Status;
-  durationMs: number;
-  /** One line: the failing step, or why skipped. */
-  detail?: string;
-}
+export type { CellResult, Status };
 
 /** What a stage gives back; a stage reports failure here rather than throwing when it can. */
 export interface StageResult<Out = unknown> {
@@ -91,8 +81,13 @@ export interface StageContext {
   runId: string;
   /** Progress line, prefixed "[stage]". */
   log: LineSink;
-  /** Progress sink for one cell, prefixed "[stage cell]". */
+  /** Progress sink for one cell, prefixed "[stage cell]"; a row's own lines go through its `RowHooks`. */
   cellLog(cell: string): LineSink;
+  /**
+   * Runs a cell's work as one row of the summary: `ctx.row(name, (row) => ctx.engine.run({ ...spec, ...row }))`.
+   * The entry shows, times and logs it and may wrap it (a trace span); every row of a stage goes through here.
+   */
+  row: RowRunner;
   /** Aborted on Ctrl-C, or on the first failure with --fail-fast. */
   signal: AbortSignal;
 }

@@ -24,6 +24,7 @@ export async function aptInstall(
   pkgs: string[],
   ctx: DoctorContext,
   log: (l: string) => void,
+  step: (name: string) => void = () => {},
 ): Promise<void> {
   const env = { ...ctx.env, DEBIAN_FRONTEND: "noninteractive", NEEDRESTART_SUSPEND: "1" };
   const policy = ctx.policyRcD;
@@ -45,9 +46,11 @@ export async function aptInstall(
     // Package lists older than an hour (or none) are refreshed first.
     const cache = "/var/cache/apt/pkgcache.bin";
     if (!existsSync(cache) || Date.now() - statSync(cache).mtimeMs > 3600_000) {
+      step("apt-get update");
       log("$ apt-get update");
       await shown("apt-get", ["-q", "update"], env, log);
     }
+    step("apt-get install");
     log(`$ apt-get install -y ${pkgs.join(" ")}`);
     await shown("apt-get", ["install", "-y", "-q", "-o", "Dpkg::Use-Pty=0", ...pkgs], env, log);
   } finally {

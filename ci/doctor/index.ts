@@ -5,6 +5,8 @@
  * Exit code: 1 when something needed is still missing, else 0.
  */
 import type { PipelineConfig } from "../config.js";
+import { localRows } from "../lib/cells.js";
+import type { RowRunner } from "../progress.js";
 import { type CheckResult, type DoctorContext, defaultContext } from "./check.js";
 import {
   buildKitCheck,
@@ -27,6 +29,8 @@ export interface DoctorOptions {
   buildImages: (platforms: string[]) => Promise<void>;
   context?: Partial<DoctorContext>;
   log?: (line: string) => void;
+  /** Each fix as a row of the entry's display (its output in the row's log), and the end of the fixes. */
+  fixes?: { row: RowRunner; done(): void };
 }
 
 /** Runs every check, concurrently where they are independent. */
@@ -55,6 +59,7 @@ export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
     ),
     binaryCheck(ctx, "jq", "jq", "benchmark baseline", false),
     binaryCheck(ctx, "bc", "bc", "benchmark baseline", false),
+    binaryCheck(ctx, "tmux", "tmux", "terminal test of the progress board", false, ["-V"]),
   ]);
   const images = await offlineImagesCheck(ctx, !offline, daemon.status === "ok");
   return [
@@ -82,26 +87,34 @@ export async function applyFixes(
   before: CheckResult[],
   log: (l: string) => void,
   buildImages: DoctorOptions["buildImages"],
+  rows?: RowRunner,
 ): Promise<string[]> {
   const failed: string[] = [];
-  const attempt = async (what: string, fn: () => Promise<void>) => {
-    log(`\n--fix: ${what}`);
-    try {
-      await fn();
-    } catch (e) {
-      failed.push(`${what}: ${(e as Error).message.split("\n")[0]}`);
-      log(`--fix: ${what} FAILED: ${(e as Error).message}`);
-    }
+  type Fix = (log: (l: string) => void, step: (name: string) => void) => Promise<void>;
+  // Each fix is a row: of the entry's display when given, else announced and logged here.
+  const run: RowRunner =
+    rows ??
+    ((name, fn, o) => {
+      log(`\n--fix: ${name}`);
+      return localRows(() => log)(name, fn, o);
+    });
+  const attempt = async (what: string, fn: Fix) => {
+    const { cell } = await run(what, (row) => fn(row.log, row.step));
+    if (cell.status !== "failed") return;
+    failed.push(`${what}: ${cell.detail}`);
+    // The rest of a longer message is in the row's log.
+    if (!rows) log(`--fix: ${what} FAILED: ${cell.detail}`);
   };
   const pkgs = [...new Set(before.filter((r) => r.status !== "ok").flatMap((r) => r.apt ?? []))];
-  if (pkgs.length > 0) await attempt(`install ${pkgs.join(" ")}`, () => aptInstall(pkgs, ctx, log));
+  if (pkgs.length > 0)
+    await attempt(`install ${pkgs.join(" ")}`, (l, step) => aptInstall(pkgs, ctx, l, step));
 
   if ((await qemuCheck(ctx)).action === "binfmt")
-    await attempt("enable qemu-aarch64", () => enableBinfmt(ctx, log));
+    await attempt("enable qemu-aarch64", (l) => enableBinfmt(ctx, l));
 
   if ((await daemonCheck(ctx, await dockerClients(ctx))).action === "dockerd")
-    await attempt("start dockerd", async () => {
-      await startDockerd(ctx, log);
+    await attempt("start dockerd", async (l) => {
+      await startDockerd(ctx, l);
     });
 
   const now = await runChecks(ctx);
@@ -111,8 +124,10 @@ export async function applyFixes(
   ) {
     const arm64 = find(now, "qemu arm64")?.status === "ok";
     const platforms = buildablePlatforms(ctx.config.platforms, arm64);
-    await attempt("build the offline base images", async () => {
-      log(`building offline base images for ${platforms.join(", ")}`);
+    // The images are rows of their own (the entry's `images` group); this row waits for them.
+    await attempt("build the offline base images", async (l, step) => {
+      l(`building offline base images for ${platforms.join(", ")}`);
+      step(`images for ${platforms.join(", ")}`);
       await buildImages(platforms);
     });
   }
@@ -129,7 +144,11 @@ export async function doctor(opts: DoctorOptions): Promise<number> {
   let failed: string[] = [];
   if (opts.fix && needsWork) {
     if (ctx.host.debian && ctx.host.root) {
-      failed = await applyFixes(ctx, results, log, opts.buildImages);
+      try {
+        failed = await applyFixes(ctx, results, log, opts.buildImages, opts.fixes?.row);
+      } finally {
+        opts.fixes?.done();
+      }
       results = await runChecks(ctx);
       log(`\nafter --fix:\n${renderTable(results)}`);
     } else {

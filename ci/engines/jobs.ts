@@ -14,8 +14,8 @@ import PQueue from "p-queue";
 import type { BuildSpec, Engine } from "../engine.js";
 import { StepFailed } from "./errors.js";
 
-/** What a queued run or build may carry: a progress sink and a start callback. */
-type Queued = Pick<BuildSpec, "log" | "started">;
+/** What a queued run or build may carry: a progress sink, and queue and start callbacks. */
+type Queued = Pick<BuildSpec, "log" | "queued" | "started">;
 
 /** The run's slots, and the engine as each stage sees it: its runs and builds queued at its priority. */
 export interface JobSlots {
@@ -27,7 +27,10 @@ export function jobSlots(engine: Engine, jobs: number): JobSlots {
   const queue = new PQueue({ concurrency: jobs });
   /** Runs `work` in a slot, saying so when it must wait; `started` marks when it gets one. */
   const inSlot = <T>(spec: Queued, priority: number, work: () => Promise<T>): Promise<T> => {
-    if (queue.pending >= jobs) spec.log?.(`queued: all ${jobs} job slots are busy (--jobs)`);
+    if (queue.pending >= jobs) {
+      spec.log?.(`queued: all ${jobs} job slots are busy (--jobs)`);
+      spec.queued?.();
+    }
     return queue.add(
       () => {
         spec.started?.();

@@ -6,7 +6,9 @@
 import { fileURLToPath } from "node:url";
 import { $, fs, path, within } from "zx";
 import { enableEmulation } from "../lib/binfmt.js";
+import { localRows } from "../lib/cells.js";
 import { nativePlatform, platformRef } from "../lib/platform.js";
+import type { RowHooks, RowRunner } from "../progress.js";
 import { allPresent, buildImage, removeTempTags } from "./builder.js";
 import { acquireLock } from "./lock.js";
 import { nodeLayer, resolveNode, resolveNpm } from "./node.js";
@@ -21,7 +23,7 @@ import {
   rootfsPackageVersion,
   upgradeInstructions,
 } from "./rootfs.js";
-import { all, ImagesFailedError, memo, step } from "./step.js";
+import { all, ImagesFailedError, memo, step as namedStep } from "./step.js";
 
 export { ImageStepError, ImagesFailedError } from "./step.js";
 
@@ -33,6 +35,8 @@ export interface OfflineImagesOptions {
   force: boolean; // rebuild even when present
   dockerBin: string; // the docker client (BuildKit built in)
   log: (line: string) => void;
+  /** One row per image, with its phase (the entry's display); else the lines go to `log`. */
+  rows?: RowRunner;
   /** Where rootfs and Node tarballs are cached; default `.cache/images` in the repo. */
   cacheDir?: string;
 }
@@ -171,6 +175,12 @@ async function buildLocked(
   await fs.rm(workDir, { recursive: true, force: true });
   await removeTempTags(opts.dockerBin);
 
+  // Each image's row hears of the phase it is in (a step starts).
+  const phases = new Map<string, RowHooks["step"]>();
+  const step = <T>(image: string, name: string, fn: () => Promise<T>): Promise<T> => {
+    phases.get(image)?.(name);
+    return namedStep(image, name, fn);
+  };
   const once = memo<string>();
   const rootfsFor = (spec: RootfsSpec, arch: DebArch) =>
     once(`rootfs:${spec.name}:${arch}`, () => rootfs(cacheDir, spec, arch, log));
@@ -300,19 +310,24 @@ async function buildLocked(
     dindTarget(opts.refs.dind),
   ];
 
-  const results = await Promise.allSettled(
-    targets.map(async (t) => {
-      if (!opts.force && (await allPresent(opts.dockerBin, t.tags, t.platform))) {
-        log(`${t.tags.join(", ")}: present (${t.platform}), kept`);
-        return;
-      }
-      const t0 = Date.now();
-      await t.build();
-      log(`${t.ref}: built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    }),
+  const rows = opts.rows ?? localRows(() => log);
+  const results = await Promise.all(
+    targets.map((t) =>
+      rows(t.ref, async (row) => {
+        if (!opts.force && (await allPresent(opts.dockerBin, t.tags, t.platform))) {
+          row.step("present", true);
+          row.log(`${t.tags.join(", ")}: present (${t.platform}), kept`);
+          return;
+        }
+        phases.set(t.ref, row.step);
+        const t0 = Date.now();
+        await t.build();
+        row.log(`${t.ref}: built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      }),
+    ),
   );
   await fs.rm(workDir, { recursive: true, force: true });
-  const failed = results.flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
+  const failed = results.flatMap((r) => (r.error === undefined ? [] : [r.error as Error]));
   if (failed.length === 1) throw failed[0];
   if (failed.length > 1) throw new ImagesFailedError(failed);
   log(`${targets.length} images ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);

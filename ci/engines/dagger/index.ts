@@ -6,7 +6,7 @@
  * (the image entrypoint is ignored), `withFile` for plain files, `setSecret` + `withSecretVariable` for
  * secrets, `asService` + `withServiceBinding` for services (a Docker daemon gets `insecureRootCapabilities`),
  * `dockerBuild({ platform })`, `export` / `publish` with `platformVariants`, `exportImage` into the host's
- * Docker. Dagger reports a step's output when the step ends (live progress is the `dagger run` TUI).
+ * Docker. Dagger reports a step's output when the step ends; live progress is Dagger's (`dagger run`).
  */
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -140,11 +140,18 @@ class DaggerEngine implements Engine {
     return c.withDirectory(to, client.host().directory(resolve(from), { exclude }));
   }
 
-  /** Appends steps as `withExec`s, reading each one's exit code and output; throws on a failing step. */
+  /**
+   * Appends steps as `withExec`s, reading each one's exit code and output; throws on a failing step. The API
+   * gives a step's output when it ends. Under `dagger run` (a session port is set) Dagger's own progress (its
+   * TUI, or `--progress plain`) already shows every exec's output live, so it goes to `quietLog` (the row's log
+   * file) rather than the console: printed once. Without `dagger run` nothing else shows it, so it is logged.
+   */
   private async execs(c: Container, spec: RunSpec, steps: Step[], results: StepResult[]) {
     const log = spec.log ?? (() => {});
+    const output = this.settings.dagger.sessionPort ? (spec.quietLog ?? (() => {})) : log;
     for (const step of steps) {
       if (spec.signal?.aborted) throw new StepFailed(spec.name, step.name, -1, "");
+      spec.step?.(step.name);
       log(`$ ${step.args.join(" ")}`);
       const t0 = Date.now();
       for (const [k, v] of Object.entries(step.env ?? {})) c = c.withEnvVariable(k, v);
@@ -159,7 +166,7 @@ class DaggerEngine implements Engine {
         throw e;
       }
       const [exitCode, stdout, stderr] = out;
-      for (const line of `${stdout}${stderr}`.split("\n").filter(Boolean)) log(line);
+      for (const line of `${stdout}${stderr}`.split("\n").filter(Boolean)) output(line);
       results.push({ name: step.name, exitCode, stdout, stderr, durationMs: Date.now() - t0 });
       if (exitCode !== 0 && !step.allowFailure)
         throw new StepFailed(spec.name, step.name, exitCode, `${stdout}\n${stderr}`);

@@ -42,8 +42,14 @@ export async function buildImage(
   for (const s of spec.secrets ?? [])
     args.push("--secret", `id=${s.name},src=${opts.secretFile(s)}`);
   args.push(spec.context ?? ".");
+  const log = spec.log ?? (() => {});
   const r = await docker.try(args, {
-    onLine: spec.log ?? (() => {}),
+    onLine: (line) => {
+      // BuildKit's plain progress names each Dockerfile step once, as it starts: "#9 [build 3/7] RUN npm ci".
+      const step = /^#\d+ \[([^\]]+)\] (.+)$/.exec(line);
+      if (step) spec.step?.(`[${step[1]}] ${step[2]}`);
+      log(line);
+    },
     ...(spec.signal ? { signal: spec.signal } : {}),
   });
   if (r.exitCode !== 0) {

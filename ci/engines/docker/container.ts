@@ -158,6 +158,7 @@ export class Containers {
   /** Runs one step with `docker exec`, streaming its output; returns its result. */
   async exec(name: string, spec: RunSpec, step: Step): Promise<StepResult> {
     const log = spec.log ?? (() => {});
+    spec.step?.(step.name);
     log(`$ ${step.args.join(" ")}`);
     const args = ["exec"];
     for (const [k, v] of Object.entries(step.env ?? {})) args.push("--env", `${k}=${v}`);

@@ -61,6 +61,7 @@ class DockerEngine implements Engine {
     const tags = this.cache ? await snapshotTags(this.docker, spec, all, setup.length) : [];
     const done = await cachedPrefix(this.docker, tags);
     const steps: StepResult[] = all.slice(0, done).map((s) => {
+      spec.step?.(s.name, true);
       log(`$ ${s.args.join(" ")}   (cached)`);
       return { name: s.name, exitCode: 0, stdout: "", stderr: "", durationMs: 0, cached: true };
     });
@@ -79,8 +80,10 @@ class DockerEngine implements Engine {
     try {
       if (spec.services?.length) {
         network = await this.containers.network(spec.name);
-        for (const svc of spec.services)
+        for (const svc of spec.services) {
+          spec.step?.(`service ${svc.hostname}`);
           services.push(await startService(this.docker, this.containers, svc, network, log));
+        }
       }
       name = await this.containers.start(from, spec.name, ["sleep", "86400"], {
         ...(network ? { network } : {}),

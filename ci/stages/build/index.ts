@@ -8,7 +8,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { nodeImage } from "../../config.js";
 import type { BuildSpec, BuiltImage } from "../../engine.js";
-import { firstLine, timedSpan } from "../../lib/cells.js";
+import { firstLine } from "../../lib/cells.js";
 import { produceAtomic } from "../../lib/files.js";
 import { caSecret } from "../../lib/node-env.js";
 import { archOf, nativePlatform } from "../../lib/platform.js";
@@ -101,18 +101,9 @@ async function buildAll(
     jobs.flatMap((j) =>
       j.kind === "build"
         ? [
-            timedSpan(
-              ctx.engine,
-              j.name,
-              (started) =>
-                ctx.engine.build({
-                  ...j.spec,
-                  log: ctx.cellLog(j.name),
-                  signal: ctx.signal,
-                  started,
-                }),
-              ctx.signal,
-            ),
+            ctx.row(j.name, (row) => ctx.engine.build({ ...j.spec, ...row, signal: ctx.signal }), {
+              signal: ctx.signal,
+            }),
           ]
         : [],
     ),
@@ -128,7 +119,7 @@ async function row<T>(
   name: string,
   fn: () => Promise<T>,
 ): Promise<T | undefined> {
-  const { cell, value } = await timedSpan(ctx.engine, name, () => fn());
+  const { cell, value } = await ctx.row(name, () => fn());
   cells.push(cell);
   return value;
 }

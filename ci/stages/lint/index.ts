@@ -7,8 +7,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { PipelineConfig } from "../../config.js";
-import type { RunSpec, Step } from "../../engine.js";
-import { summarize, timedSpan } from "../../lib/cells.js";
+import type { RunResult, RunSpec, Step } from "../../engine.js";
+import { summarize } from "../../lib/cells.js";
 import { nodeContainer, npmCi, npmRun, SOURCE_EXCLUDE, toolSteps } from "../../lib/node-env.js";
 import type { CellResult, PlanContext, Stage, StageContext, StageResult } from "../../stage.js";
 import { monitoringChecks } from "./monitoring.js";
@@ -89,18 +89,18 @@ const notApplicable = (ctx: PlanContext): CellResult[] =>
       detail: `no ${c.needs} in the repo`,
     }));
 
+/** A container whose checks ran but some failed: its row fails, naming them (each check is a row at the end). */
+const failedChecks = (r: RunResult) => {
+  const bad = r.steps.filter((s) => s.exitCode !== 0).map((s) => s.name);
+  return bad.length ? { status: "failed" as const, detail: `${bad.join(", ")} failed` } : undefined;
+};
+
 /** Runs one lint container; each check becomes a row, a failure before the checks fails the whole container. */
 async function runOne(ctx: StageContext, spec: RunSpec): Promise<CellResult[]> {
-  const { cell, value } = await timedSpan(
-    ctx.engine,
+  const { cell, value } = await ctx.row(
     spec.name,
-    (started) =>
-      ctx.engine.run({ ...spec, log: ctx.cellLog(spec.name), signal: ctx.signal, started }),
-    ctx.signal,
-    (r) => {
-      const failed = r.steps.filter((s) => s.exitCode !== 0).map((s) => s.name);
-      return failed.length ? `failed: ${failed.join(", ")}` : undefined;
-    },
+    (row) => ctx.engine.run({ ...spec, ...row, signal: ctx.signal }),
+    { signal: ctx.signal, judge: failedChecks },
   );
   if (!value) return [cell];
   return value.steps

@@ -11,9 +11,9 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BuiltImage } from "../../engine.js";
-import { timedSpan } from "../../lib/cells.js";
 import { produceAtomic, writeJsonAtomic } from "../../lib/files.js";
 import { archOf, nativePlatform } from "../../lib/platform.js";
+import type { RowHooks } from "../../progress.js";
 import type {
   CellResult,
   Job,
@@ -70,6 +70,7 @@ const tarballOf = (ctx: PlanContext, platform: string) =>
 async function trivyPlatform(
   ctx: StageContext,
   p: BuiltPlatform,
+  row: RowHooks,
   policy: ScanPolicy,
   ignoreFile?: string,
 ): Promise<PlatformScan> {
@@ -89,11 +90,9 @@ async function trivyPlatform(
       reportPath: tmp,
       ...(ignoreFile ? { ignoreFile } : {}),
     });
-    await ctx.engine
-      .run({ ...spec, log: ctx.cellLog(p.platform), signal: ctx.signal })
-      .catch((e) => {
-        throw explainTrivy(e, ctx.config.images.trivy, ctx.config.file);
-      });
+    await ctx.engine.run({ ...spec, ...row, signal: ctx.signal }).catch((e) => {
+      throw explainTrivy(e, ctx.config.images.trivy, ctx.config.file);
+    });
   });
   const report = parseTrivyReport(await readFile(out, "utf8"), rel);
   const arch = report.Metadata?.ImageConfig?.architecture;
@@ -224,16 +223,24 @@ async function run(
   // One at a time: Trivy locks its cache DB, so parallel scans on one volume would wait or time out.
   for (const p of manifest.platforms) {
     const log = ctx.cellLog(p.platform);
-    const { cell, value, error } = await timedSpan(
-      ctx.engine,
+    const { cell, value } = await ctx.row(
       p.platform,
-      () => trivyPlatform(ctx, p, policy, ignoreFile),
-      ctx.signal,
-      (v) => (v.verdict.passed ? undefined : summaryLine(v)),
+      // With a fallback, Trivy being unavailable hands over to it: the row is skipped, not failed.
+      (row) =>
+        trivyPlatform(ctx, p, row, policy, ignoreFile).catch((e) => {
+          if (e instanceof TrivyUnavailable && ctx.config.scan.fallback !== "none") return e;
+          throw e;
+        }),
+      {
+        signal: ctx.signal,
+        judge: (v) =>
+          v instanceof TrivyUnavailable
+            ? { status: "skipped", detail: `Trivy unavailable: ${v.reason}` }
+            : { status: v.verdict.passed ? "passed" : "failed", detail: summaryLine(v) },
+      },
     );
-    if (error instanceof TrivyUnavailable && ctx.config.scan.fallback !== "none")
-      return fallback(ctx, builtImages(manifest, inputs.build?.images), policy, error.reason);
-    if (error) log((error as Error).message);
+    if (value instanceof TrivyUnavailable)
+      return fallback(ctx, builtImages(manifest, inputs.build?.images), policy, value.reason);
     if (value) {
       scans.push(value);
       log(summaryLine(value));
@@ -241,8 +248,6 @@ async function run(
         log(
           `blocking: ${f.VulnerabilityID} ${f.Severity} ${f.PkgName} ${f.InstalledVersion ?? ""} → ${f.FixedVersion}`,
         );
-      cell.status = value.verdict.passed ? "passed" : "failed";
-      cell.detail = summaryLine(value);
     }
     cells.push(cell);
   }

@@ -8,7 +8,7 @@
  */
 import { type MatrixCell, matrixCells, nodeImage, type PipelineConfig } from "../../config.js";
 import type { RunSpec, ServiceSpec } from "../../engine.js";
-import { summarize, timedSpan } from "../../lib/cells.js";
+import { summarize } from "../../lib/cells.js";
 import { nodeContainer, npmCi, npmRun, toolSteps } from "../../lib/node-env.js";
 import { platformRef } from "../../lib/platform.js";
 import type { PlanContext, Stage, StageContext, StageResult } from "../../stage.js";
@@ -93,20 +93,18 @@ async function run(ctx: StageContext): Promise<StageResult> {
   ctx.signal.addEventListener("abort", () => abort.abort(), { once: true });
   const cells = await Promise.all(
     runs.map(async (spec) => {
-      const { cell, value } = await timedSpan(
-        ctx.engine,
+      const { cell, value } = await ctx.row(
         spec.name,
-        (started) =>
+        (row) =>
           ctx.engine.run({
             ...spec,
-            log: ctx.cellLog(spec.name),
+            ...row,
             signal: abort.signal,
-            started,
             failed: () => {
               if (ctx.options.failFast && !abort.signal.aborted) abort.abort();
             },
           }),
-        abort.signal,
+        { signal: abort.signal },
       );
       if (value?.steps.every((s) => s.cached)) cell.detail = "cached";
       return cell;

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { loadConfig, type PipelineConfig } from "../../../ci/config.js";
 import type { Engine } from "../../../ci/engine.js";
 import { openDocker } from "../../../ci/engines/docker/index.js";
+import { localRows } from "../../../ci/lib/cells.js";
 import { chooseDockerBin } from "../../../ci/lib/docker-bin.js";
 import { readSettings } from "../../../ci/settings.js";
 import type { Settings, StageContext, StageOptions } from "../../../ci/stage.js";
@@ -132,6 +133,7 @@ export function context(
     runId: `e2e${id}`,
     log: sink(""),
     cellLog: (c) => sink(`[${c}] `),
+    row: localRows((c) => sink(`[${c}] `)),
     settings: { ...settings.stages, ...extra },
     signal: new AbortController().signal,
     lines,

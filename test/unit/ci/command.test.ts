@@ -52,14 +52,25 @@ test("doctor, images and help are commands of their own", () => {
     kind: "doctor",
     config: "ci/pipeline.yaml",
     fix: true,
+    progress: "auto",
   } satisfies Command);
   assert.equal(parseCommand(["images", "--offline", "--node", "22", "--config", "x.yaml"]), {
     kind: "images",
     config: "x.yaml",
     force: false,
     overrides: { node: ["22"] },
+    progress: "auto",
   } satisfies Command);
   assert.equal(parseCommand(["lint", "--help"]), { kind: "help" });
+});
+
+test("--progress chooses auto (default), tty or plain for runs, images and the doctor", () => {
+  const run = parseCommand(["lint", "--progress", "plain"]);
+  assert.is(run.kind === "run" && run.progress, "plain");
+  const doctor = parseCommand(["doctor", "--progress", "tty"]);
+  assert.is(doctor.kind === "doctor" && doctor.progress, "tty");
+  const images = parseCommand(["images", "--offline"]);
+  assert.is(images.kind === "images" && images.progress, "auto");
 });
 
 test("bad values, and flags of another command, are usage errors naming the flag", () => {
@@ -82,6 +93,10 @@ test("bad values, and flags of another command, are usage errors naming the flag
     [["images"], /only `images --offline` is supported/],
     [["--fix"], /--fix is not an option of a pipeline run/],
     [["doctor", "lint"], /doctor takes no stage names/],
+    [
+      ["--progress", "fancy"],
+      /--progress: unknown value "fancy"; expected one of auto, tty, plain/,
+    ],
     [
       ["build", "--registry", "https://bob:pw@ghcr.io/acme"],
       /--registry: "https:\/\/\*\*\*@ghcr.io\/acme" is not host/,

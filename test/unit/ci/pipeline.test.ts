@@ -2,6 +2,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadConfig } from "../../../ci/config.js";
+import { Display } from "../../../ci/display/index.js";
 import type { Engine } from "../../../ci/engine.js";
 import { setWriter } from "../../../ci/lib/log.js";
 import { runStages } from "../../../ci/pipeline.js";
@@ -56,6 +57,7 @@ async function run(
       },
       () => refusing,
       abort,
+      new Display({ mode: "plain", out: { write: () => {} } }),
     );
   } finally {
     setWriter((t) => process.stdout.write(t));

@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { markdownTable, type RunReport, textTable, writeStepSummary } from "../../../ci/report.js";
+import {
+  markdownTable,
+  type RunReport,
+  textTable,
+  writeJson,
+  writeStepSummary,
+} from "../../../ci/report.js";
 
 const report: RunReport = {
   runId: "r1",
@@ -54,6 +60,39 @@ test("GITHUB_STEP_SUMMARY gets the same table as Markdown, cells escaped, stage 
   assert.is(md, markdownTable(report));
   assert.match(md, /\| test node22\/unit \| ✘ failed \| 1m04s \| step "test:unit" \\\| exit 1 \|/);
   assert.match(md, /\n#### scan\nextra\n$/);
+});
+
+test("a multi-line error stays one summary row in the table and the Markdown; --json keeps it whole", async () => {
+  const detail =
+    "service docker (docker:28-dind) did not get ready (docker info): exit 1\nlevel=error msg=boom\nfailed to start daemon";
+  const multi: RunReport = {
+    ...report,
+    stages: [
+      {
+        stage: "deploy",
+        status: "failed",
+        durationMs: 2_000,
+        detail,
+        cells: [{ name: "up", status: "failed", durationMs: 1_000, detail: "a\nb" }],
+      },
+    ],
+  };
+  const lines = textTable(multi).trimEnd().split("\n");
+  // Header, the stage, its cell, the verdict: nothing of the second and third lines breaks into the table.
+  assert.is(lines.length, 4, lines.join("\n"));
+  assert.match(lines[1] ?? "", /^deploy\s+✘ failed\s+2\.0s\s+service docker .*exit 1 …$/);
+  assert.match(lines[2] ?? "", /^ {2}deploy up\s+✘ failed\s+1\.0s\s+a …$/);
+  assert.not.match(textTable(multi), /boom/);
+  const md = markdownTable(multi).split("\n");
+  const row = md.filter((l) => l.startsWith("| deploy |"));
+  assert.is(row.length, 1);
+  assert.match(row[0] ?? "", /exit 1 … \|$/);
+  assert.not.match(markdownTable(multi), /boom/);
+  const dir = mkdtempSync(join(tmpdir(), "report-"));
+  await writeJson(multi, join(dir, "report.json"));
+  const json = JSON.parse(readFileSync(join(dir, "report.json"), "utf8"));
+  rmSync(dir, { recursive: true, force: true });
+  assert.is(json.stages[0].detail, detail);
 });
 
 test.run();

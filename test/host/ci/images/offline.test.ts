@@ -6,10 +6,13 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { $ } from "zx";
 import { loadConfig } from "../../../../ci/config.js";
+import { Display } from "../../../../ci/display/index.js";
 import { openDocker } from "../../../../ci/engines/docker/index.js";
 import { ImageStepError, offlineImages } from "../../../../ci/images/index.js";
 import { nodeRootfs, rootfsPath } from "../../../../ci/images/rootfs.js";
+import { localRows } from "../../../../ci/lib/cells.js";
 import { platformRef } from "../../../../ci/lib/platform.js";
+import type { RowRunner } from "../../../../ci/progress.js";
 import { readSettings } from "../../../../ci/settings.js";
 import type { StageContext } from "../../../../ci/stage.js";
 import { debianSecurityScan, type ScanTarget } from "../../../../ci/stages/scan/debian/scan.js";
@@ -155,6 +158,7 @@ dockerTest(
         runId: `offline-it-${process.pid}`,
         log: (l) => lines.push(l),
         cellLog: (c) => (l) => lines.push(`[${c}] ${l}`),
+        row: localRows((c) => (l) => lines.push(`[${c}] ${l}`)),
         signal: new AbortController().signal,
       };
       const policy = { severity: [], ignoreUnfixed: true, ignore: new Set<string>() };
@@ -279,9 +283,27 @@ dockerTest(
 
 dockerTest(
   test,
-  "a tag that Debian's package does not match fails at the version check and tags nothing",
+  "a tag that Debian's package does not match fails at the version check and tags nothing; its row shows each phase",
   async () => {
     const ref = `${unique}/prometheus:v9.9.9`;
+    // The rows of `images --offline` on a display: the phases each row hears, and the board's last frame.
+    const display = new Display({ mode: "plain", out: { write: () => true, columns: 200 } });
+    const group = display.group("images");
+    group.start();
+    const phases: string[] = [];
+    const rows: RowRunner = (name, fn, o) =>
+      group.row(
+        name,
+        (row) =>
+          fn({
+            ...row,
+            step: (s, cached) => {
+              if (name === ref) phases.push(s);
+              row.step(s, cached);
+            },
+          }),
+        o,
+      );
     try {
       await offlineImages({
         refs: {
@@ -296,10 +318,23 @@ dockerTest(
         force: false,
         dockerBin: DOCKER,
         log: () => {},
+        rows,
       });
       assert.unreachable("should have failed");
     } catch (e) {
       assert.instance(e, ImageStepError);
+      assert.equal(phases, [
+        `mmdebstrap rootfs (prometheus, ${NATIVE.split("/")[1]})`,
+        "check Debian's version against the tag",
+      ]);
+      const frame = display.frame();
+      const esc = (t: string) => t.replace(/[.*+?^$()|[\]\\/]/g, "\\$&");
+      assert.match(
+        frame,
+        new RegExp(`^ {2}${esc(ref)}\\s+✘ failed\\s+\\d+\\.\\ds\\s+.*check Debian's version`, "m"),
+        frame,
+      );
+      assert.match(frame, /^ {2}prom\/alertmanager:v0\.25\.0\s+↺ cached\s+\d+\.\ds$/m, frame);
       assert.is((e as ImageStepError).image, ref);
       assert.is((e as ImageStepError).step, "check Debian's version against the tag");
       assert.match((e as Error).message, /Debian bookworm has prometheus 2\.42\.0.*not 9\.9\.9/);

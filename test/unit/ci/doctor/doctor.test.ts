@@ -26,6 +26,7 @@ const ROWS = [
   "docker-registry",
   "jq",
   "bc",
+  "tmux",
 ];
 
 let registry: Server;

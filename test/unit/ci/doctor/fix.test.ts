@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { doctor } from "../../../../ci/doctor/index.js";
+import { localRows } from "../../../../ci/lib/cells.js";
+import type { RowRunner } from "../../../../ci/progress.js";
 import { contextFor, fakeBin, pathDir } from "./fakes.js";
 
 // `doctor --fix` end to end on a bare "Debian as root" whose system tools are stand-ins that log their
@@ -54,6 +56,15 @@ esac; done`,
     dind: `${local}/docker:28-dind`,
   };
   const lines: string[] = [];
+  // The fixes as rows of a display, as `npm run setup` runs them: names, steps, and the end of the fixes.
+  const rows: string[] = [];
+  const steps: string[] = [];
+  let fixesDone = 0;
+  const logged = localRows(() => (l) => lines.push(l));
+  const row: RowRunner = (name, fn, opts) => {
+    rows.push(name);
+    return logged(name, (h) => fn({ ...h, step: (s) => steps.push(s) }), opts);
+  };
   try {
     const built: string[][] = [];
     const code = await doctor({
@@ -64,6 +75,7 @@ esac; done`,
       buildImages: async (platforms) => {
         built.push(platforms);
       },
+      fixes: { row, done: () => fixesDone++ },
     });
     const out = lines.join("\n");
     assert.is(code, 0, out);
@@ -71,7 +83,7 @@ esac; done`,
       .split("\n")
       .filter((l) => !l.endsWith(" update"));
     assert.equal(log.slice(0, 4), [
-      "apt-get install -y -q -o Dpkg::Use-Pty=0 docker.io docker-compose qemu-user-static binfmt-support prometheus prometheus-alertmanager mmdebstrap docker-registry jq bc",
+      "apt-get install -y -q -o Dpkg::Use-Pty=0 docker.io docker-compose qemu-user-static binfmt-support prometheus prometheus-alertmanager mmdebstrap docker-registry jq bc tmux",
       "policy-rc.d in place",
       `mount -t binfmt_misc binfmt_misc ${join(dir, "binfmt")}`,
       "update-binfmts --enable qemu-aarch64",
@@ -82,6 +94,13 @@ esac; done`,
     assert.not.match(after, /MISSING/);
     assert.is(lines.at(-1), "doctor: ready (warnings are optional)");
     assert.equal(built, [], "a registry answers, so no offline images are built");
+    assert.equal(rows, [
+      "install docker.io docker-compose qemu-user-static binfmt-support prometheus prometheus-alertmanager mmdebstrap docker-registry jq bc tmux",
+      "enable qemu-aarch64",
+      "start dockerd",
+    ]);
+    assert.ok(steps.includes("apt-get install"), steps.join(", "));
+    assert.is(fixesDone, 1, "the display is told once the fixes are over");
   } finally {
     const pid = join(dir, "dockerd.pid");
     if (existsSync(pid)) process.kill(Number(readFileSync(pid, "utf8")), "SIGKILL");

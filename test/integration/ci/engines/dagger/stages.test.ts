@@ -19,6 +19,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadConfig } from "../../../../../ci/config.js";
 import { openDagger } from "../../../../../ci/engines/dagger/index.js";
+import { localRows } from "../../../../../ci/lib/cells.js";
 import { readSettings } from "../../../../../ci/settings.js";
 import type { StageContext, StageOptions, StageResult } from "../../../../../ci/stage.js";
 import { build } from "../../../../../ci/stages/build/index.js";
@@ -93,6 +94,7 @@ async function stage(
       runId: "contract",
       log: (l) => lines.push(l),
       cellLog: (c) => (l) => lines.push(`[${c}] ${l}`),
+      row: localRows((c) => (l) => lines.push(`[${c}] ${l}`)),
       settings: settings.stages,
       signal: new AbortController().signal,
     };
