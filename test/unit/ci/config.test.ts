@@ -13,6 +13,20 @@ import {
 
 const text = readFileSync("ci/pipeline.yaml", "utf8");
 
+/** Line and column (1-based) of the first `what` on the first line of `src` that contains `lineHas`. */
+function posOf(src: string, lineHas: string, what = lineHas): { line: number; col: number } {
+  const lines = src.split("\n");
+  const i = lines.findIndex((l) => l.includes(lineHas));
+  if (i < 0) throw new Error(`no line with ${lineHas}`);
+  return { line: i + 1, col: (lines[i] as string).indexOf(what) + 1 };
+}
+
+/** Asserts an error's line and column, and that its message starts with them. */
+function assertAt(e: ConfigError, at: { line: number; col: number }): void {
+  assert.equal({ line: e.line, col: e.col }, at, e.message);
+  assert.ok(e.message.startsWith(`bad.yaml:${at.line}:${at.col}: `), e.message);
+}
+
 /** Parses `src` and returns the ConfigError it throws. */
 function errorOf(src: string): ConfigError {
   try {
@@ -98,17 +112,32 @@ test("an unknown key is an error at its line and column", () => {
   );
 });
 
-test("a wrong type names the key and what was expected", () => {
-  const e = errorOf(text.replace("timeoutSeconds: 180", "timeoutSeconds: soon"));
+test("a wrong type names the key and what was expected, at the value's line and column", () => {
+  const src = text.replace("timeoutSeconds: 180", "timeoutSeconds: soon");
+  const e = errorOf(src);
   assert.is(e.key, "deploy.timeoutSeconds");
   assert.match(e.message, /expected a positive integer, got "soon"/);
+  assertAt(e, posOf(src, "timeoutSeconds: soon", "soon"));
   assert.is(e.col, 19);
+  // A wrong type on a line of its own, inside a nested mapping: the value, not its key or mapping.
+  const flag = text.replace("ignoreUnfixed: true", "ignoreUnfixed:\n    - yes");
+  const b = errorOf(flag);
+  assert.is(b.key, "scan.ignoreUnfixed");
+  assert.match(b.message, /expected true or false, got a list/);
+  assertAt(b, posOf(flag, "    - yes", "-"));
 });
 
-test("a bad list item names its index", () => {
-  const e = errorOf(text.replace("kinds: [unit, integration, e2e]", "kinds: [unit, smoke]"));
+test("a bad list item names its index, at the item's line and column", () => {
+  const src = text.replace("kinds: [unit, integration, e2e]", "kinds: [unit, smoke]");
+  const e = errorOf(src);
   assert.is(e.key, "test.kinds[1]");
   assert.match(e.message, /expected one of unit, integration, e2e, got "smoke"/);
+  assertAt(e, posOf(src, "kinds: [unit, smoke]", "smoke"));
+  // In a block list, the item's own line.
+  const block = text.replace("tags: [version, sha, branch]", "tags:\n    - version\n    - tuesday");
+  const b = errorOf(block);
+  assert.is(b.key, "image.tags[1]");
+  assertAt(b, posOf(block, "- tuesday", "tuesday"));
 });
 
 test("the node image template must contain {version}", () => {
@@ -117,15 +146,31 @@ test("the node image template must contain {version}", () => {
   assert.match(e.message, /\{version\}/);
 });
 
-test("a missing key is an error at its mapping", () => {
-  const e = errorOf(text.replace(/ {2}grafana: .*\n/, ""));
+test("a missing key is an error at its mapping: the line and column where the mapping starts", () => {
+  const src = text.replace(/ {2}grafana: .*\n/, "");
+  const e = errorOf(src);
   assert.is(e.key, "images.grafana");
   assert.match(e.message, /missing required key "grafana"/);
+  // The images mapping starts at its first key.
+  assertAt(e, posOf(src, 'node: "node:{version}', "node:"));
+  // A missing top-level key: the document's mapping, at its first key.
+  const top = "# leading comment\n\n" + text.replace(/\ncache:\n {2}npm: .*\n/, "\n");
+  const t = errorOf(top);
+  assert.is(t.key, "cache");
+  assertAt(t, posOf(top, 'node: ["22"', "node"));
 });
 
-test("invalid YAML gives the position of the syntax error", () => {
+test("invalid YAML gives the line and column of the syntax error", () => {
   const e = errorOf("node: [20, 22\nplatforms: x\n");
   assert.match(e.message, /^bad\.yaml:\d+:\d+: \(top level\): invalid YAML/);
+  // Known positions away from 1:1: yaml's offset turned into line and column, not a fixed or off-by-one place.
+  const src = text.replace("timeoutSeconds: 180", "timeoutSeconds: 180: 5");
+  const n = errorOf(src);
+  assert.is(n.key, "");
+  assert.match(n.message, /invalid YAML: Nested mappings are not allowed in compact mappings/);
+  assertAt(n, posOf(src, "timeoutSeconds: 180: 5", "180"));
+  const nested = errorOf("a: 1\nb:\n  c: 2\n   d: 3\n");
+  assertAt(nested, { line: 3, col: 6 });
 });
 
 test("a missing file names the file", async () => {
