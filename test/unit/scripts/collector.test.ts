@@ -143,9 +143,20 @@ test("reopen() (SIGHUP) refreshes at once with the sessions root listed again, w
 
 test("concurrent scrapes share one refresh and agree", async () => {
   const s = setup();
+  // A refresh asked for while one is in flight joins it (every metric's collect() of a scrape asks for one).
+  const first = s.c.refresh();
+  const joined = s.c.refresh();
+  assert.ok(first === joined, "a second refresh while one is in flight started its own");
+  await first;
+  // Once it has settled, the next one is new: the store is read again.
+  const next = s.c.refresh();
+  assert.ok(next !== first, "a refresh after the last one settled reused it");
+  appendMcpLines(s.env.CODEX_MCP_LOG as string, 100, 110);
+  await next;
   const [a, b] = await Promise.all([s.scrape(), s.scrape()]);
-  assert.is(sample(a ?? "", "codex_mcp_requests_total"), s.totals.mcpRequests);
-  assert.is(sample(b ?? "", "codex_mcp_requests_total"), s.totals.mcpRequests);
+  const requests = s.totals.mcpRequests + mcpTotals(100, 110).requests;
+  assert.is(sample(a ?? "", "codex_mcp_requests_total"), requests);
+  assert.is(sample(b ?? "", "codex_mcp_requests_total"), requests);
   cleanup(s.root);
 });
 
