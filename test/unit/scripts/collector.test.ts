@@ -143,9 +143,66 @@ test("reopen() (SIGHUP) refreshes at once with the sessions root listed again, w
 
 test("concurrent scrapes share one refresh and agree", async () => {
   const s = setup();
+  // A refresh asked for while one is in flight joins it (every metric's collect() of a scrape asks for one).
+  const first = s.c.refresh();
+  const joined = s.c.refresh();
+  assert.ok(first === joined, "a second refresh while one is in flight started its own");
+  await first;
+  // Once it has settled, the next one is new: the store is read again.
+  const next = s.c.refresh();
+  assert.ok(next !== first, "a refresh after the last one settled reused it");
+  appendMcpLines(s.env.CODEX_MCP_LOG as string, 100, 110);
+  await next;
   const [a, b] = await Promise.all([s.scrape(), s.scrape()]);
-  assert.is(sample(a ?? "", "codex_mcp_requests_total"), s.totals.mcpRequests);
-  assert.is(sample(b ?? "", "codex_mcp_requests_total"), s.totals.mcpRequests);
+  const requests = s.totals.mcpRequests + mcpTotals(100, 110).requests;
+  assert.is(sample(a ?? "", "codex_mcp_requests_total"), requests);
+  assert.is(sample(b ?? "", "codex_mcp_requests_total"), requests);
+  cleanup(s.root);
+});
+
+test("an empty store: every labelled series exists at 0, with the contract's buckets and help", async () => {
+  const s = setup({ sessions: 0, queue: 0, gitState: 0, mcpLines: 0 });
+  const m = await s.scrape();
+  for (const series of [
+    'codex_tasks_finished_total{result="completed"}',
+    'codex_tasks_finished_total{result="failed"}',
+    'codex_git_operations_total{status="ok"}',
+    'codex_git_operations_total{status="failed"}',
+    "codex_task_duration_seconds_count",
+    "codex_mcp_request_duration_seconds_count",
+  ])
+    assert.is(sample(m, series), 0, series);
+  for (const le of ["1", "60", "14400", "+Inf"])
+    assert.is(sample(m, `codex_task_duration_seconds_bucket{le="${le}"}`), 0, le);
+  for (const le of ["0.005", "1", "60", "+Inf"])
+    assert.is(sample(m, `codex_mcp_request_duration_seconds_bucket{le="${le}"}`), 0, le);
+  assert.match(
+    m,
+    "# HELP codex_task_duration_seconds Duration of finished sessions, from job.meta.json",
+  );
+  assert.match(
+    m,
+    "# HELP codex_mcp_request_duration_seconds Duration of MCP requests, from duration:<s> in the MCP log",
+  );
+  // Gauges named _total that promtool rejects are gone; the rest of the defaults stay.
+  for (const name of [
+    "nodejs_active_handles_total",
+    "nodejs_active_requests_total",
+    "nodejs_active_resources_total",
+  ])
+    assert.not.match(m, new RegExp(`^${name}\\b`, "m"), name);
+  assert.match(m, /^nodejs_active_handles\{/m);
+  cleanup(s.root);
+});
+
+test("the first scrape already counts the errors its own refresh met, and logs each with its source", async () => {
+  const s = setup({ sessions: 2, queue: 0, gitState: 0, mcpLines: 0 });
+  rmSync(s.env.CODEX_SESSIONS_ROOT as string, { recursive: true });
+  const m = await s.scrape();
+  assert.is(sample(m, 'codex_exporter_errors_total{source="sessions"}'), 1);
+  const line = s.logs.find((l) => l.includes("cannot list"));
+  assert.ok(line, s.logs.join("\n"));
+  assert.is(JSON.parse(line as string).source, "sessions");
   cleanup(s.root);
 });
 

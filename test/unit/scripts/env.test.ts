@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { parseEnv, requiredDirs } from "../../../scripts/lib/env.js";
+import { isBindHost, parseEnv, requiredDirs } from "../../../scripts/lib/env.js";
 
 const base = { CODEX_HOME: "/x/home", CODEX_SESSIONS_ROOT: "/x/home/sessions" };
 
@@ -139,6 +139,124 @@ test("CODEX_METRICS_HOST must be an IP address or a host name", () => {
     if (!r.ok) throw new Error(`${JSON.stringify(given)}: ${r.errors.join("; ")}`);
     assert.is(r.env.metricsHost, used);
   }
+});
+
+test("integers: bounds are inclusive, anything Number() reads but a plain integer is not is refused", () => {
+  const ok = parseEnv({
+    ...base,
+    CODEX_MAX_CONCURRENT: "10000",
+    MCP_SERVER_PORT: "1",
+    CODEX_METRICS_PORT: " 65535 ",
+    CODEX_MIN_FREE_BYTES: "0",
+  });
+  if (!ok.ok) throw new Error(ok.errors.join("; "));
+  assert.is(ok.env.maxConcurrent, 10_000);
+  assert.is(ok.env.mcpPort, 1);
+  assert.is(ok.env.metricsPort, 65_535);
+  assert.is(ok.env.minFreeBytes, 0);
+  for (const [name, bad] of [
+    ["CODEX_MAX_CONCURRENT", "10001"],
+    ["CODEX_MAX_CONCURRENT", "0"],
+    ["MCP_SERVER_PORT", "65536"],
+    ["CODEX_MIN_FREE_BYTES", "1e3"],
+    ["CODEX_MIN_FREE_BYTES", "0x10"],
+    ["CODEX_MIN_FREE_BYTES", "+5"],
+    ["CODEX_MIN_FREE_BYTES", "5."],
+    ["CODEX_MIN_FREE_BYTES", "9007199254740993"],
+  ] as const) {
+    const r = parseEnv({ ...base, [name]: bad });
+    assert.is(r.ok, false, `${name}=${bad} accepted`);
+    if (!r.ok)
+      assert.equal(r.errors, [
+        `${name}: must be an integer from ${name === "CODEX_MIN_FREE_BYTES" ? "0 to 9007199254740991" : name === "MCP_SERVER_PORT" ? "1 to 65535" : "1 to 10000"}, got "${bad}"`,
+      ]);
+  }
+});
+
+test("seconds: the maximum is inclusive, and only plain decimals are read", () => {
+  const ok = parseEnv({ ...base, CODEX_STOP_TIMEOUT: "3600", HEALTH_CHECK_TIMEOUT: " 300 " });
+  if (!ok.ok) throw new Error(ok.errors.join("; "));
+  assert.is(ok.env.stopTimeoutMs, 3_600_000);
+  assert.is(ok.env.checkTimeoutMs, 300_000);
+  for (const bad of ["3601", "1e3", "0x10", "+5", "5.", "1.5s"]) {
+    const r = parseEnv({ ...base, CODEX_STOP_TIMEOUT: bad });
+    assert.is(r.ok, false, `CODEX_STOP_TIMEOUT=${bad} accepted`);
+    if (!r.ok)
+      assert.equal(r.errors, [
+        `CODEX_STOP_TIMEOUT: must be a number of seconds from 0.001 to 3600, got "${bad}"`,
+      ]);
+  }
+});
+
+test("the MCP command is trimmed, blank is none, and distinct ports are fine with one", () => {
+  const r = parseEnv({ ...base, CODEX_MCP_COMMAND: "  node mcp.js  " });
+  if (!r.ok) throw new Error(r.errors.join("; "));
+  assert.is(r.env.mcpCommand, "node mcp.js");
+  const blank = parseEnv({ ...base, CODEX_MCP_COMMAND: "   " });
+  if (!blank.ok) throw new Error(blank.errors.join("; "));
+  assert.is(blank.env.mcpCommand, undefined);
+});
+
+test("CODEX_READY_DETAILS, CODEX_ENVIRONMENT and the git identity", () => {
+  const d = parseEnv(base);
+  if (!d.ok) throw new Error(d.errors.join("; "));
+  assert.is(d.env.readyDetails, "loopback");
+  assert.is(d.env.environment, "development");
+  assert.is(d.defaults.CODEX_ENVIRONMENT, "development");
+  assert.is(d.env.gitUserName, undefined);
+  assert.is(d.env.gitUserEmail, undefined);
+  const g = parseEnv({
+    ...base,
+    CODEX_READY_DETAILS: "all",
+    CODEX_ENVIRONMENT: "production",
+    GIT_USER_NAME: "Codex Bot",
+    GIT_USER_EMAIL: "bot@example.com",
+  });
+  if (!g.ok) throw new Error(g.errors.join("; "));
+  assert.is(g.env.readyDetails, "all");
+  assert.is(g.env.environment, "production");
+  assert.is(g.env.gitUserName, "Codex Bot");
+  assert.is(g.env.gitUserEmail, "bot@example.com");
+  const empty = parseEnv({ ...base, GIT_USER_NAME: "", GIT_USER_EMAIL: "" });
+  if (!empty.ok) throw new Error(empty.errors.join("; "));
+  assert.is(empty.env.gitUserName, undefined);
+  assert.is(empty.env.gitUserEmail, undefined);
+  const bad = parseEnv({ ...base, CODEX_READY_DETAILS: "some" });
+  assert.is(bad.ok, false);
+  if (!bad.ok)
+    assert.equal(bad.errors, [
+      'CODEX_READY_DETAILS: must be one of loopback, all, none, got "some"',
+    ]);
+});
+
+test("isBindHost: every IPv4 octet form, single-letter labels, and the 253-character limit", () => {
+  for (const host of [
+    "255.255.255.255",
+    "250.249.200.199",
+    "249.249.249.249",
+    "199.100.10.9",
+    "99.99.99.99",
+    "9.9.9.9",
+    "10.0.0.10",
+    "1.2.3.250",
+    "1.2.3.249",
+    "1.2.3.199",
+    "1.2.3.99",
+    "a",
+    "x.y",
+    "1host.example",
+    `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`,
+  ])
+    assert.ok(isBindHost(host), host);
+  for (const host of [
+    "256.1.1.1",
+    "1.2.3.256",
+    "1.2.3",
+    "1.2.3.",
+    `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(62)}`,
+    `${"a".repeat(64)}.example`,
+  ])
+    assert.not.ok(isBindHost(host), host);
 });
 
 test.run();

@@ -312,6 +312,60 @@ test("scan: trivy --input on each platform's tarball with the severity flags and
   }
 });
 
+test("scan with a non-default policy: severity [CRITICAL] and ignoreUnfixed false gate on the unfixed CRITICAL alone", async () => {
+  const root = tempRoot();
+  try {
+    mkdirSync(join(root, "reports/images"), { recursive: true });
+    writeFileSync(join(root, "reports/images/codex-father-amd64.tar"), "");
+    writeFileSync(
+      join(root, "reports/build.json"),
+      JSON.stringify({
+        image: "codex-father",
+        tags: ["0.1.0"],
+        deployTag: "0.1.0",
+        platforms: [{ platform: "linux/amd64", tarball: "reports/images/codex-father-amd64.tar" }],
+        published: [],
+      }),
+    );
+    // The fixture after .trivyignore: CRITICAL 1 (no fix), HIGH 2 (fixed), MEDIUM 1, LOW 1, UNKNOWN 1.
+    // Default policy: the 2 fixable HIGHs block. [CRITICAL] + ignoreUnfixed false: the unfixed CRITICAL alone.
+    // [CRITICAL] + ignoreUnfixed true: nothing (its only CRITICAL has no fix).
+    for (const [ignoreUnfixed, status, blocking, policyLine] of [
+      [false, "failed", 1, "policy: fail on CRITICAL; 1 accepted"],
+      [true, "passed", 0, "policy: fail on CRITICAL with a fix available; 1 accepted"],
+    ] as const) {
+      const { result, lines, chains } = await stage(
+        (c) =>
+          scan.run({
+            ...c,
+            config: {
+              ...c.config,
+              scan: { ...c.config.scan, severity: ["CRITICAL"], ignoreUnfixed },
+            },
+          }),
+        root,
+      );
+      assert.is(result.status, status, `${ignoreUnfixed}: ${result.detail}`);
+      assert.match(
+        result.detail ?? "",
+        `linux/amd64: CRITICAL 1, HIGH 2, MEDIUM 1, LOW 1, UNKNOWN 1 (${blocking} blocking, 1 ignored)`,
+      );
+      assert.ok(
+        lines.some((l) => l.startsWith(policyLine)),
+        `${ignoreUnfixed}: ${lines.join("\n")}`,
+      );
+      // Trivy still reports every severity: the policy is the gate's alone.
+      const exec = chains
+        .flatMap((c) => c.filter((op) => op.startsWith("withExec(")))
+        .find((op) => op.includes('"trivy", "image"'));
+      assert.match(exec ?? "", '"--severity", "UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL"');
+      assert.not.match(exec ?? "", "--ignore-unfixed");
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test("deploy: docker CLI image with the host's socket, compose argv with the env override, token only in setSecret", async () => {
   const root = tempRoot();
   try {
