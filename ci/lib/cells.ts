@@ -1,5 +1,5 @@
 /** The rows of a stage's summary: one timer for every cell, and one rule for what the rows add up to. */
-import type { Engine, LineSink, StepError } from "../engine.js";
+import type { LineSink, StepError } from "../engine.js";
 import type { CellResult, RowHooks, RowOptions, RowRunner, Timed } from "../progress.js";
 import type { StageResult } from "../stage.js";
 
@@ -48,29 +48,6 @@ export async function timed<T>(
 /** What marks a row's span failed: the row failed (a cancelled row is not a failure). */
 export const rowFailure = ({ cell }: Timed<unknown>): string | undefined =>
   cell.status === "failed" ? cell.detail || "failed" : undefined;
-
-/**
- * `timed` as one span of the run's trace, named for the row: marked failed when the row failed, or when it
- * passed and `failure` finds its value failed (a check allowed to fail did). A cancelled row is not a failure.
- */
-export function timedSpan<T>(
-  engine: Pick<Engine, "span">,
-  name: string,
-  fn: (started: () => void) => Promise<T>,
-  signal?: AbortSignal,
-  failure?: (value: T) => string | undefined,
-): Promise<Timed<T>> {
-  return engine.span(
-    name,
-    () => timed(name, fn, signal),
-    ({ cell, value }) =>
-      cell.status === "failed"
-        ? cell.detail || "failed"
-        : cell.status === "passed" && failure
-          ? failure(value as T)
-          : undefined,
-  );
-}
 
 /** The first line of a message: a row holds one line; the rest is in the log. */
 export const firstLine = (text: string): string => text.split("\n", 1)[0] ?? "";
