@@ -164,13 +164,18 @@ export class McpLogTailer {
   async refresh(events: McpEvents): Promise<void> {
     let st: Stats | undefined;
     try {
-      st = statSync(this.path, { throwIfNoEntry: false });
+      // Not `throwIfNoEntry: false`: from Node 22 on it returns undefined for ENOTDIR too, which would read as
+      // "the log is gone" and drop our place.
+      st = statSync(this.path);
     } catch (e) {
-      // The path cannot be looked up now (EACCES on its directory, ENOTDIR, EMFILE...). That says nothing about
-      // the file we follow: keep it and its place, and read on through the descriptor.
-      this.report(e);
-      await this.drainReporting(events, MAX_PER_SCRAPE);
-      return;
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") st = undefined;
+      else {
+        // The path cannot be looked up now (EACCES on its directory, ENOTDIR, EMFILE...). That says nothing about
+        // the file we follow: keep it and its place, and read on through the descriptor.
+        this.report(e);
+        await this.drainReporting(events, MAX_PER_SCRAPE);
+        return;
+      }
     }
     try {
       let budget = MAX_PER_SCRAPE;
