@@ -21,7 +21,8 @@ import { stripVTControlCharacters } from "node:util";
 import type { TestRecord } from "./runner/uvu.js";
 
 // host: tests of this machine's own tooling (the offline image builder: mmdebstrap, qemu's binfmt and the
-// host's daemon), run by `npm test` and .ci/run but by no pipeline cell, whose containers have none of these.
+// host's daemon; the board in a real terminal under tmux), run by `npm test` and .ci/run but by no pipeline
+// cell, whose containers have none of these.
 const KINDS = ["unit", "integration", "e2e", "host"] as const;
 type Kind = (typeof KINDS)[number];
 

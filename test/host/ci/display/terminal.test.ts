@@ -8,6 +8,8 @@
  * - With GITHUB_ACTIONS=true (piped, as on a runner): a group per passing cell, the failing cell whole outside
  *   any group, and one `::error` annotation.
  * tmux is a Debian package the doctor installs; without it these fail under REQUIRE_DOCKER=1, else skip.
+ * A host test (`npm test`, .ci/run): it needs this machine's terminal, tmux, Docker and offline images, which no
+ * pipeline cell has (integration cells have no daemon and run with REQUIRE_DOCKER=1).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
