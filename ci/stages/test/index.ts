@@ -110,7 +110,7 @@ async function run(ctx: StageContext): Promise<StageResult> {
       return cell;
     }),
   );
-  return summarize(cells, `${cells.length} cells`);
+  return summarize(cells, cells.length === 1 ? "1 cell" : `${cells.length} cells`);
 }
 
 export const test = {

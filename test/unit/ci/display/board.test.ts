@@ -141,14 +141,14 @@ test("plain output: every line prefixed as it comes, a line when a row ends, no 
     row.log("$ npm ci --prefer-offline");
     row.quietLog("shown by Dagger already");
   });
-  g.end({ status: "passed", durationMs: 3, detail: "1 cells" });
+  g.end({ status: "passed", durationMs: 3, detail: "1 cell" });
   await display.close();
   const out = text();
   assert.equal(out.trimEnd().split("\n"), [
     "[test] started",
     "[test node22/unit] $ npm ci --prefer-offline",
     "[test node22/unit] passed in 0.0s",
-    "[test] passed in 0.0s: 1 cells",
+    "[test] passed in 0.0s: 1 cell",
   ]);
   assert.not.ok(out.includes(ESC), "no escape sequences");
 });
