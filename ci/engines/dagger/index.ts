@@ -11,6 +11,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import {
+  CacheSharingMode,
   type Client,
   type Container,
   type Secret as DaggerSecret,
@@ -99,7 +100,11 @@ class DaggerEngine implements Engine {
   }
 
   /** A spec's container without its source: image, files, caches, env, secrets, services, workdir. */
-  private async container(client: Client, spec: ContainerSpec): Promise<Container> {
+  private async container(
+    client: Client,
+    spec: ContainerSpec,
+    sharing?: CacheSharingMode,
+  ): Promise<Container> {
     let c =
       this.built.get(spec.image) ??
       client
@@ -108,7 +113,7 @@ class DaggerEngine implements Engine {
     if (spec.user) c = c.withUser(spec.user);
     for (const f of spec.files ?? []) c = c.withFile(f.to, client.host().file(resolve(f.from)));
     for (const [path, vol] of Object.entries(spec.caches ?? {}))
-      c = c.withMountedCache(path, client.cacheVolume(vol));
+      c = c.withMountedCache(path, client.cacheVolume(vol), sharing ? { sharing } : undefined);
     for (const [k, v] of Object.entries(spec.env ?? {})) c = c.withEnvVariable(k, v);
     for (const [k, s] of Object.entries(spec.secretEnv ?? {}))
       c = c.withSecretVariable(k, await this.secret(s));
@@ -124,7 +129,13 @@ class DaggerEngine implements Engine {
    * exposed ports, so `ready` is not needed; its Docker daemons pull images themselves, so `preload` is not.
    */
   private async service(client: Client, spec: ServiceSpec) {
-    let c = this.withSource(client, await this.container(client, spec), spec);
+    // A service's caches are its own while it runs (a Docker daemon's data directory cannot be shared):
+    // Private gives a concurrent session a fresh volume instead of a second daemon on the same one.
+    let c = this.withSource(
+      client,
+      await this.container(client, spec, CacheSharingMode.Private),
+      spec,
+    );
     for (const p of spec.ports ?? []) c = c.withExposedPort(p);
     return c.asService({
       args: spec.args ?? [],

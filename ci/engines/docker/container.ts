@@ -47,6 +47,16 @@ export class Containers {
     return name;
   }
 
+  /** A volume of this run only, removed with the run's other resources. */
+  async runVolume(what: string): Promise<string> {
+    if (this.closed) throw new Error(`${what}: the run is closing`);
+    const name = this.nameFor(`vol-${what}`);
+    await this.docker.must(["volume", "create", "--label", `${RUN_LABEL}=${this.runId}`, name], {
+      kind: "short",
+    });
+    return name;
+  }
+
   /** Creates a labelled cache volume once (idempotent), so it is known as ours and persists. */
   private async cacheVolume(name: string): Promise<void> {
     await this.docker.must(["volume", "create", "--label", `${CACHE_LABEL}=1`, name], {

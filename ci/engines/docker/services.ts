@@ -47,10 +47,11 @@ export interface StartedService {
 export async function startService(
   docker: DockerCli,
   containers: Containers,
-  spec: ServiceSpec,
+  wanted: ServiceSpec,
   network: string,
   log: (line: string) => void,
 ): Promise<StartedService> {
+  const spec = await ownCaches(docker, containers, wanted, log);
   const start = (runtime: string[]) =>
     containers.start(spec, `svc-${spec.hostname}`, spec.args ?? [], {
       hostname: spec.hostname,
@@ -81,6 +82,32 @@ export async function startService(
     throw e;
   }
   return service;
+}
+
+/**
+ * A service's cache volumes are its own while it runs: a Docker daemon's data directory cannot be shared (the
+ * second daemon waits on containerd's lock and dies). A volume a running container holds, another run's
+ * service on this daemon, is swapped for a fresh volume of this run, removed with it (Dagger's
+ * `CacheSharingMode.Private`, on the Docker engine).
+ */
+async function ownCaches(
+  docker: DockerCli,
+  containers: Containers,
+  spec: ServiceSpec,
+  log: (line: string) => void,
+): Promise<ServiceSpec> {
+  const caches: Record<string, string> = {};
+  for (const [path, vol] of Object.entries(spec.caches ?? {})) {
+    const users = await docker.try(["ps", "-q", "--filter", `volume=${vol}`], { kind: "short" });
+    if (users.stdout.trim() === "") caches[path] = vol;
+    else {
+      caches[path] = await containers.runVolume(`${spec.hostname}-cache`);
+      log(
+        `service ${spec.hostname}: cache volume ${vol} is in use by another run; using ${caches[path]} for this run (cold)`,
+      );
+    }
+  }
+  return spec.caches ? { ...spec, caches } : spec;
 }
 
 /** Runs `spec.ready` in the service until it succeeds; on time out, fails with the service's last log lines. */

@@ -148,7 +148,8 @@ test("test: one container per cell from node:<v>-bookworm-slim; e2e gets a docke
     assert.ok(e2e.includes(op), `e2e cell: missing ${op}`);
   const daemon = longest(containersFrom(chains, "docker:28-dind"));
   assert.equal(daemon.slice(2), [
-    'withMountedCache(path: "/var/lib/docker", cache: "<id:cacheVolume>")',
+    // PRIVATE: a concurrent session gets a fresh volume, never a second daemon on the same data directory.
+    'withMountedCache(path: "/var/lib/docker", cache: "<id:cacheVolume>", sharing: PRIVATE)',
     'withEnvVariable(name: "DOCKER_TLS_CERTDIR", value: "")',
     "withExposedPort(port: 2375)",
     "asService(args: [], useEntrypoint: true, insecureRootCapabilities: true)",
