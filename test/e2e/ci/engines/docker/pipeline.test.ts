@@ -77,7 +77,31 @@ function leftovers(runId: string): string {
 }
 
 /** Whether a process with `marker` in its command line runs on this host (containers' processes included). */
-const running = (marker: string) => spawnSync("pgrep", ["-f", marker]).status === 0;
+// A node script run in a container: exit 0 when some other process there has argv[1] in its command line.
+const PROCESS_WITH = `const fs = require("node:fs");
+const own = String(process.pid);
+const found = fs.readdirSync("/proc").some((p) => {
+  if (!/^\\d+$/.test(p) || p === own) return false;
+  try { return fs.readFileSync("/proc/" + p + "/cmdline", "utf8").includes(process.argv[1]); } catch { return false; }
+});
+process.exit(found ? 0 : 1);`;
+
+/**
+ * Whether a process with `marker` in its argv runs in one of the run's containers, asked inside them with the
+ * image's own node: the daemon may be remote (an e2e cell's dind), so the local process table says nothing, and
+ * `docker top` needs a `ps` the dind image lacks.
+ */
+function running(marker: string, runId: string): boolean {
+  if (!runId) return false;
+  const ids = spawnSync("docker", ["ps", "-q", "--filter", `label=codex-ci.run=${runId}`], {
+    encoding: "utf8",
+  }).stdout.split("\n");
+  return ids
+    .filter(Boolean)
+    .some(
+      (id) => spawnSync("docker", ["exec", id, "node", "-e", PROCESS_WITH, marker]).status === 0,
+    );
+}
 
 /** The run ID the CLI prints first. */
 const runIdOf = (out: string) => /\[pipeline\] run (\S+) on docker/.exec(out)?.[1] ?? "";
@@ -144,7 +168,7 @@ dockerTest(
   test,
   "Ctrl-C ends the step and leaves no containers, networks or volumes behind",
   async () => {
-    // The test blocks in a sleep whose argv is unique, so the host's process table shows whether it still runs.
+    // The test blocks in a sleep whose argv is unique, so the run's containers show whether it still runs.
     const sleep = `900.${process.pid}${Date.now() % 100000}`;
     const dir = fixture(
       passing.replace(
@@ -160,19 +184,27 @@ dockerTest(
     );
     const run = cli(dir, ["test", "--node", "22", "--only", "unit", "--config", config]);
     const t0 = Date.now();
-    while (!running(sleep) && run.child.exitCode === null && Date.now() - t0 < 180_000)
+    while (
+      !running(sleep, runIdOf(run.output())) &&
+      run.child.exitCode === null &&
+      Date.now() - t0 < 180_000
+    )
       await new Promise((r) => setTimeout(r, 200));
     const runId = runIdOf(run.output());
-    if (!runId || !running(sleep)) run.child.kill("SIGKILL");
+    if (!runId || !running(sleep, runId)) run.child.kill("SIGKILL");
     assert.ok(runId, run.output());
-    assert.ok(running(sleep), `the test's sleep never started\n${run.output().slice(-2000)}`);
+    assert.ok(
+      running(sleep, runId),
+      `the test's sleep never started\n${run.output().slice(-2000)}`,
+    );
     assert.is.not(leftovers(runId), "", "the run's container exists before Ctrl-C");
     run.child.kill("SIGINT");
     const code = await run.done;
     assert.is(code, 130, run.output().slice(-2000));
     assert.is(leftovers(runId), "");
-    for (let i = 0; i < 40 && running(sleep); i++) await new Promise((r) => setTimeout(r, 250));
-    assert.not.ok(running(sleep), "the step's process still runs after Ctrl-C");
+    for (let i = 0; i < 40 && running(sleep, runId); i++)
+      await new Promise((r) => setTimeout(r, 250));
+    assert.not.ok(running(sleep, runId), "the step's process still runs after Ctrl-C");
   },
 );
 
