@@ -169,3 +169,14 @@ export async function forwardPort(
     },
   };
 }
+
+/** What a pipeline run left behind in Docker (containers, networks, volumes), by its `codex-ci.run` label. */
+export function leftovers(runId: string): string {
+  const q = (args: string[]) =>
+    spawnSync("docker", [...args, "--filter", `label=codex-ci.run=${runId}`], {
+      encoding: "utf8",
+    }).stdout.trim();
+  return [q(["ps", "-aq"]), q(["network", "ls", "-q"]), q(["volume", "ls", "-q"])]
+    .filter(Boolean)
+    .join(" ");
+}

@@ -21,7 +21,7 @@ import * as assert from "uvu/assert";
 import { loadConfig } from "../../../../ci/config.js";
 import { platformRef } from "../../../../ci/lib/platform.js";
 import { CA_BUNDLE } from "../../../helpers/ca.js";
-import { dockerAvailable } from "../../../helpers/docker.js";
+import { dockerAvailable, leftovers } from "../../../helpers/docker.js";
 import { fixtureRepo } from "../../../helpers/fixture-repo.js";
 
 const repo = process.cwd();
@@ -145,17 +145,6 @@ async function watch(
   }
   seen.push(screen(name));
   return seen;
-}
-
-/** What a run left in Docker, by its label. */
-function leftovers(runId: string): string {
-  const q = (args: string[]) =>
-    spawnSync("docker", [...args, "--filter", `label=codex-ci.run=${runId}`], {
-      encoding: "utf8",
-    }).stdout.trim();
-  return [q(["ps", "-aq"]), q(["network", "ls", "-q"]), q(["volume", "ls", "-q"])]
-    .filter(Boolean)
-    .join(" ");
 }
 
 const baseEnv = (runId: string) => ({ CODEX_CI_RUN_ID: runId, NODE_EXTRA_CA_CERTS: CA_BUNDLE });

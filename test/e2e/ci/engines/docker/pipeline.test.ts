@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { CA_BUNDLE } from "../../../../helpers/ca.js";
-import { dockerTest } from "../../../../helpers/docker.js";
+import { dockerTest, leftovers } from "../../../../helpers/docker.js";
 import { fixtureRepo } from "../../../../helpers/fixture-repo.js";
 
 const repo = process.cwd();
@@ -65,18 +65,6 @@ function cli(
   return { child, output: () => out, done };
 }
 
-/** What a run left behind in Docker, by its label. */
-function leftovers(runId: string): string {
-  const q = (args: string[]) =>
-    spawnSync("docker", [...args, "--filter", `label=codex-ci.run=${runId}`], {
-      encoding: "utf8",
-    }).stdout.trim();
-  return [q(["ps", "-aq"]), q(["network", "ls", "-q"]), q(["volume", "ls", "-q"])]
-    .filter(Boolean)
-    .join(" ");
-}
-
-/** Whether a process with `marker` in its command line runs on this host (containers' processes included). */
 // A node script run in a container: exit 0 when some other process there has argv[1] in its command line.
 const PROCESS_WITH = `const fs = require("node:fs");
 const own = String(process.pid);
