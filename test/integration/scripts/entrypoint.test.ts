@@ -75,9 +75,13 @@ async function box(mcpMode?: "obey" | "ignore" | "crash"): Promise<Box> {
 
 /** Lines of output that are not the entrypoint's JSON log lines: what the children printed. */
 function childLines(out: string): string[] {
+  // The supervisor's records are single writes, but the child shares the fd and may write one line in pieces
+  // (dash prints "/bin/sh: 1: " and "x: not found" separately), so a record can land inside a child's line:
+  // cut whole records out of the byte stream before splitting it into lines.
   return out
+    .replace(/\{"time":"[^\n]*\n/g, (m) => (parseLogLine(m.slice(0, -1)) ? "" : m))
     .split("\n")
-    .filter((l) => l !== "" && !parseLogLine(l))
+    .filter((l) => l !== "")
     .sort();
 }
 
@@ -316,6 +320,16 @@ test("mcp-only: the MCP command alone, supervised, recorded, SIGINT forwarded", 
   assert.is(readFileSync(b.marker, "utf8"), "INT");
   assert.not.ok(pidAlive(state.services[0]?.pid ?? 0));
   cleanup(b.root);
+});
+
+test("a supervisor record written inside a child's line is cut out whole (seen under load in a pipeline cell)", () => {
+  const record =
+    '{"time":"2026-11-30T02:39:45.737Z","level":"info","component":"entrypoint","message":"started mcp","pid":5066,"port":44967}';
+  assert.equal(childLines(`/bin/sh: 1: ${record}\nnonexistent-command-cf16: not found\n${record}\n`), [
+    "/bin/sh: 1: nonexistent-command-cf16: not found",
+  ]);
+  // Text that only looks like a record stays.
+  assert.equal(childLines('{"time":"x"}\n'), ['{"time":"x"}']);
 });
 
 test("CODEX_MCP_COMMAND runs as /bin/sh -c runs it: same exit code and output for every kind of command", async () => {
