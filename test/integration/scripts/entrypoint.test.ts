@@ -325,9 +325,10 @@ test("mcp-only: the MCP command alone, supervised, recorded, SIGINT forwarded", 
 test("a supervisor record written inside a child's line is cut out whole (seen under load in a pipeline cell)", () => {
   const record =
     '{"time":"2026-11-30T02:39:45.737Z","level":"info","component":"entrypoint","message":"started mcp","pid":5066,"port":44967}';
-  assert.equal(childLines(`/bin/sh: 1: ${record}\nnonexistent-command-cf16: not found\n${record}\n`), [
-    "/bin/sh: 1: nonexistent-command-cf16: not found",
-  ]);
+  assert.equal(
+    childLines(`/bin/sh: 1: ${record}\nnonexistent-command-cf16: not found\n${record}\n`),
+    ["/bin/sh: 1: nonexistent-command-cf16: not found"],
+  );
   // Text that only looks like a record stays.
   assert.equal(childLines('{"time":"x"}\n'), ['{"time":"x"}']);
 });
