@@ -393,6 +393,28 @@ test("a bug (an error without an fs code) is thrown to the caller, not taken for
   cleanup(t.root);
 });
 
+test("a bug thrown mid-scrape leaves the sessions not read yet out of the gauges, not counted as running", async () => {
+  const t = setup();
+  for (const n of ["cdx-a", "cdx-b", "cdx-c"]) session(t.root, n, "CONTROL: DONE\n");
+  const thrown = await t.store
+    .refresh({
+      finished: () => {
+        throw new TypeError("bug");
+      },
+      duration: () => {},
+    })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  assert.instance(thrown, TypeError);
+  // The first session read threw; the other two are listed but unread: unknown, in no state.
+  assert.equal(t.store.counts(), { running: 0, completed: 1, failed: 0 });
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 0, completed: 3, failed: 0 });
+  cleanup(t.root);
+});
+
 test("a huge job.log is scanned from its tail only, and said so once", async () => {
   const t = setup();
   mkdirSync(join(t.root, "cdx-big"));
@@ -665,6 +687,12 @@ test("a job.log of exactly MAX_LOG_SCAN bytes is scanned whole; appends to a hug
   appendFileSync(file, "Exit Code: 3\n");
   await t.refresh();
   assert.equal(t.store.counts(), { running: 0, completed: 0, failed: 1 });
+  // An unfinished last line, then only the mtime changes (same inode and size): read from that line on, not again
+  // from the start.
+  appendFileSync(file, "partial");
+  await t.refresh();
+  utimesSync(file, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
+  await t.refresh();
   assert.equal(t.reported, []);
   // Two more sessions sharing that log (hard links): each is scanned from its tail, and each is reported.
   for (const n of ["cdx-b", "cdx-c"]) {
@@ -672,7 +700,7 @@ test("a job.log of exactly MAX_LOG_SCAN bytes is scanned whole; appends to a hug
     linkSync(file, join(t.root, n, "job.log"));
   }
   await t.refresh();
-  const size = MAX_LOG_SCAN + 13;
+  const size = MAX_LOG_SCAN + 13 + 7;
   assert.equal(t.reported.sort(), [
     `sessions: ${t.root}/cdx-b/job.log: ${size} bytes; only the last ${MAX_LOG_SCAN} are scanned for markers`,
     `sessions: ${t.root}/cdx-c/job.log: ${size} bytes; only the last ${MAX_LOG_SCAN} are scanned for markers`,
