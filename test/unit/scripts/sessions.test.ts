@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import {
   appendFileSync,
+  linkSync,
   mkdirSync,
   renameSync,
   rmSync,
@@ -14,6 +15,8 @@ import * as assert from "uvu/assert";
 import { RESCAN_MS } from "../../../scripts/lib/dirchange.js";
 import { Problems } from "../../../scripts/lib/problems.js";
 import {
+  MAX_LOG_SCAN,
+  MAX_META_BYTES,
   parseMetaDuration,
   SETTLE_MS,
   SessionStore,
@@ -255,6 +258,25 @@ test("new sessions are seen through the root's mtime; one hidden from it is foun
   cleanup(t.root);
 });
 
+/**
+ * Runs an ES module script under tsx in a child limited to 64 descriptors (so it can run out of them: EMFILE), and
+ * returns the JSON its last line of output prints.
+ */
+function inLowFdChild(script: string) {
+  const r = spawnSync(
+    "sh",
+    [
+      "-c",
+      'ulimit -n 64 && exec "$0" --import tsx --input-type=module -e "$1"',
+      process.execPath,
+      script,
+    ],
+    { cwd: repoRoot, encoding: "utf8", timeout: 60_000 },
+  );
+  assert.is(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}");
+}
+
 test("EMFILE while reading sessions keeps the last state and counts once when descriptors are back", () => {
   const root = tempDir("emfile");
   session(root, "cdx-a", "work\n");
@@ -284,19 +306,8 @@ test("EMFILE while reading sessions keeps the last state and counts once when de
     await refresh();
     console.log(JSON.stringify(out));
   `;
-  const r = spawnSync(
-    "sh",
-    [
-      "-c",
-      'ulimit -n 64 && exec "$0" --import tsx --input-type=module -e "$1"',
-      process.execPath,
-      script,
-    ],
-    { cwd: repoRoot, encoding: "utf8", timeout: 60_000 },
-  );
+  const out = inLowFdChild(script);
   cleanup(root);
-  assert.is(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}");
   assert.equal(out.finished, ["completed", "completed", "completed"]);
   assert.equal(out.durations, [3, 5]);
   const before = { running: 1, completed: 1, failed: 0 };
@@ -382,6 +393,28 @@ test("a bug (an error without an fs code) is thrown to the caller, not taken for
   cleanup(t.root);
 });
 
+test("a bug thrown mid-scrape leaves the sessions not read yet out of the gauges, not counted as running", async () => {
+  const t = setup();
+  for (const n of ["cdx-a", "cdx-b", "cdx-c"]) session(t.root, n, "CONTROL: DONE\n");
+  const thrown = await t.store
+    .refresh({
+      finished: () => {
+        throw new TypeError("bug");
+      },
+      duration: () => {},
+    })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  assert.instance(thrown, TypeError);
+  // The first session read threw; the other two are listed but unread: unknown, in no state.
+  assert.equal(t.store.counts(), { running: 0, completed: 1, failed: 0 });
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 0, completed: 3, failed: 0 });
+  cleanup(t.root);
+});
+
 test("a huge job.log is scanned from its tail only, and said so once", async () => {
   const t = setup();
   mkdirSync(join(t.root, "cdx-big"));
@@ -394,6 +427,285 @@ test("a huge job.log is scanned from its tail only, and said so once", async () 
   assert.equal(t.store.counts().failed, 1);
   assert.is(t.reported.length, 1);
   assert.match(t.reported[0] ?? "", /only the last/);
+  cleanup(t.root);
+});
+
+test("job.meta.json: a null duration is absent; 0 is a duration; blanks, Infinity and non-objects are errors", () => {
+  assert.is(parseMetaDuration('{"duration": null}'), undefined);
+  assert.is(parseMetaDuration('{"duration": 0}'), 0);
+  assert.is(parseMetaDuration('{"duration": " 7 "}'), 7);
+  for (const bad of [
+    '{"duration": ""}',
+    '{"duration": "  "}',
+    '{"duration": 1e400}',
+    '{"duration": "Infinity"}',
+  ])
+    assert.match(String(parseMetaDuration(bad)), /non-negative/, bad);
+  for (const notObject of ["null", "5", '"cdx-a"'])
+    assert.match(String(parseMetaDuration(notObject)), /not a JSON object/, notObject);
+});
+
+test("Exit Code markers with no blank or several blanks before the code", () => {
+  assert.is(sessionState(scanJobLog("Exit Code:3\n", none)), "failed");
+  assert.is(sessionState(scanJobLog("Exit Code:\t  5\n", none)), "failed");
+  assert.is(sessionState(scanJobLog("Exit Code:  0\n", none)), "running");
+});
+
+test("a session directory whose job.log is not written yet is running; a deleted job.log makes it running again", async () => {
+  const t = setup();
+  mkdirSync(join(t.root, "cdx-new"));
+  session(t.root, "cdx-a", "CONTROL: DONE\n");
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 1, completed: 1, failed: 0 });
+  writeFileSync(join(t.root, "cdx-new", "job.log"), "CONTROL: DONE\n");
+  // cdx-a is finished but has no duration yet: still read, and its log is gone (a restart clears it).
+  rmSync(join(t.root, "cdx-a", "job.log"));
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 1, completed: 1, failed: 0 });
+  writeFileSync(join(t.root, "cdx-a", "job.log"), "Exit Code: 2\n");
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 0, completed: 1, failed: 1 });
+  // Each session's finish is reported once, the first time it is seen finished.
+  assert.equal(t.finished, ["completed", "completed"]);
+  assert.equal(t.reported, []);
+  cleanup(t.root);
+});
+
+test("a session removed without the root's mtime telling is dropped at once; a dangling cdx-* symlink is no session, one to a directory is", async () => {
+  const now = 1_700_000_000_000;
+  const t = setup(() => now);
+  const old = new Date(now - 10_000);
+  session(t.root, "cdx-a", "work\n");
+  session(t.root, "cdx-b", "work\n");
+  const elsewhere = tempDir("elsewhere");
+  session(elsewhere, "cdx-linked", "CONTROL: DONE\n", '{"duration": 2}');
+  symlinkSync(join(elsewhere, "cdx-linked"), join(t.root, "cdx-linked"));
+  symlinkSync(join(t.root, "missing"), join(t.root, "cdx-dangling"));
+  utimesSync(t.root, old, old);
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 2, completed: 1, failed: 0 });
+  rmSync(join(t.root, "cdx-a"), { recursive: true });
+  utimesSync(t.root, old, old);
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 1, completed: 1, failed: 0 });
+  assert.equal(t.durations, [2]);
+  assert.equal(t.reported, []);
+  cleanup(t.root);
+  cleanup(elsewhere);
+});
+
+test("a job.log that is no regular file (a device) is skipped and reported with its path", async () => {
+  const t = setup();
+  mkdirSync(join(t.root, "cdx-dev"));
+  symlinkSync("/dev/null", join(t.root, "cdx-dev", "job.log"));
+  mkdirSync(join(t.root, "cdx-dir", "job.log"), { recursive: true });
+  session(t.root, "cdx-ok", "work\n");
+  await t.refresh();
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 1, completed: 0, failed: 0 });
+  assert.equal(t.reported.sort(), [
+    `sessions: ${t.root}/cdx-dev/job.log: unreadable (EISDIR), session skipped`,
+    `sessions: ${t.root}/cdx-dir/job.log: unreadable (EISDIR), session skipped`,
+  ]);
+  cleanup(t.root);
+});
+
+test("a job.log replaced by a longer or a shorter one, or truncated and rewritten in place, is read from its start", async () => {
+  const t = setup();
+  session(t.root, "cdx-longer", "CONTROL: DONE\n");
+  session(t.root, "cdx-shorter", "work, work, work\n");
+  session(t.root, "cdx-truncated", "CONTROL: DONE\npartial");
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 1, completed: 2, failed: 0 });
+  const replace = (name: string, text: string) => {
+    writeFileSync(join(t.root, name, "job.log.new"), text);
+    renameSync(join(t.root, name, "job.log.new"), join(t.root, name, "job.log"));
+  };
+  replace("cdx-longer", "restarted after an upgrade\n");
+  replace("cdx-shorter", "CONTROL: DONE\n");
+  // Same inode, shorter than before but longer than what was read: a restart that reuses the file.
+  writeFileSync(join(t.root, "cdx-truncated", "job.log"), "restarted\nmore\nxx");
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 2, completed: 1, failed: 0 });
+  assert.equal(t.reported, []);
+  cleanup(t.root);
+});
+
+test("output appended after the DONE marker keeps the session completed", async () => {
+  const t = setup();
+  session(t.root, "cdx-a", "CONTROL: DONE\n");
+  await t.refresh();
+  appendFileSync(join(t.root, "cdx-a", "job.log"), "cleanup finished\n");
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 0, completed: 1, failed: 0 });
+  assert.equal(t.finished, ["completed"]);
+  cleanup(t.root);
+});
+
+test("a job.log is read again when its inode, size or mtime changed, and only then", async () => {
+  const t = setup();
+  const old = new Date(1_600_000_000_000);
+  const log = (name: string) => join(t.root, name, "job.log");
+  // Each placeholder is as long as "CONTROL: DONE\n", so only the inode or the mtime tells the versions apart.
+  session(t.root, "cdx-inplace", "working.....\n\n");
+  session(t.root, "cdx-appended", "work\n");
+  session(t.root, "cdx-renamed", "working.....\n\n");
+  for (const n of ["cdx-inplace", "cdx-appended", "cdx-renamed"]) utimesSync(log(n), old, old);
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 3, completed: 0, failed: 0 });
+  // Same inode, size and mtime: the version already read; a scrape costs only what changed.
+  writeFileSync(log("cdx-inplace"), "CONTROL: DONE\n");
+  utimesSync(log("cdx-inplace"), old, old);
+  // A coarse mtime can miss an append: the size tells.
+  appendFileSync(log("cdx-appended"), "CONTROL: DONE\n");
+  utimesSync(log("cdx-appended"), old, old);
+  // Replaced by a file of the same size and mtime: the inode tells.
+  writeFileSync(join(t.root, "cdx-renamed", "job.log.new"), "CONTROL: DONE\n");
+  utimesSync(join(t.root, "cdx-renamed", "job.log.new"), old, old);
+  renameSync(join(t.root, "cdx-renamed", "job.log.new"), log("cdx-renamed"));
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 1, completed: 2, failed: 0 });
+  // A new mtime alone (same inode and size) is a new version.
+  utimesSync(log("cdx-inplace"), new Date(), new Date());
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 0, completed: 3, failed: 0 });
+  cleanup(t.root);
+});
+
+test("job.meta.json: no duration yet is no problem, a duration written later counts; size limit; unreadable and corrupt files reported each", async () => {
+  const t = setup();
+  const meta = (name: string) => join(t.root, name, "job.meta.json");
+  /** A JSON object with a duration, padded to exactly `size` bytes. */
+  const padded = (duration: number, size: number) => {
+    const head = `{"duration": ${duration}, "pad": "`;
+    return `${head}${"x".repeat(size - head.length - 2)}"}`;
+  };
+  session(t.root, "cdx-later", "CONTROL: DONE\n", '{"id": "cdx-later"}');
+  session(t.root, "cdx-limit", "CONTROL: DONE\n", padded(3, MAX_META_BYTES));
+  session(t.root, "cdx-big", "CONTROL: DONE\n", padded(4, MAX_META_BYTES + 1));
+  for (const n of ["cdx-loop1", "cdx-loop2"]) {
+    session(t.root, n, "CONTROL: DONE\n");
+    symlinkSync(meta(n), meta(n));
+  }
+  session(t.root, "cdx-corrupt1", "CONTROL: DONE\n", '{"duration": ');
+  session(t.root, "cdx-corrupt2", "Exit Code: 1\n", "{");
+  await t.refresh();
+  await t.refresh();
+  assert.equal(t.durations, [3]);
+  const reported = [...t.reported].sort();
+  assert.is(reported.length, 5, reported.join("\n"));
+  assert.is(reported[0], `sessions: ${meta("cdx-big")}: unreadable (EFBIG)`);
+  assert.match(reported[1] ?? "", `sessions: ${meta("cdx-corrupt1")}: corrupt JSON (`);
+  assert.match(reported[2] ?? "", `sessions: ${meta("cdx-corrupt2")}: corrupt JSON (`);
+  assert.is(reported[3], `sessions: ${meta("cdx-loop1")}: unreadable (ELOOP)`);
+  assert.is(reported[4], `sessions: ${meta("cdx-loop2")}: unreadable (ELOOP)`);
+  writeFileSync(meta("cdx-later"), '{"id": "cdx-later", "duration": 7}');
+  await t.refresh();
+  assert.equal(t.durations, [3, 7]);
+  assert.equal(t.store.counts(), { running: 0, completed: 6, failed: 1 });
+  cleanup(t.root);
+});
+
+test("EMFILE while reading one job.log or job.meta.json is the process's problem, not the session's: last state kept", () => {
+  const root = tempDir("emfile-session");
+  session(root, "cdx-a", "work\n");
+  session(root, "cdx-b", "CONTROL: DONE\n");
+  const file = (name: string, f: string) => JSON.stringify(join(root, name, f));
+  // The root's mtime is old, so the listing is trusted and no refresh below lists it: the descriptors run out while
+  // a session's own files are read.
+  const script = `
+    import { appendFileSync, closeSync, openSync, utimesSync, writeFileSync } from "node:fs";
+    import { Problems } from ${JSON.stringify(join(repoRoot, "scripts/lib/problems.ts"))};
+    import { SessionStore } from ${JSON.stringify(join(repoRoot, "scripts/lib/sessions.ts"))};
+    const out = { reported: [], finished: [], durations: [], counts: [] };
+    const problems = new Problems((s, m) => out.reported.push(m));
+    const store = new SessionStore(${JSON.stringify(root)}, problems);
+    const ev = { finished: (r) => out.finished.push(r), duration: (d) => out.durations.push(d) };
+    const refresh = async () => { await store.refresh(ev); problems.sweep(); out.counts.push(store.counts()); };
+    const exhaust = () => {
+      const held = [];
+      try { for (;;) held.push(openSync("/dev/null", "r")); } catch (e) { if (e.code !== "EMFILE") throw e; }
+      return () => { for (const fd of held) closeSync(fd); };
+    };
+    const old = new Date(Date.now() - 10_000);
+    utimesSync(${JSON.stringify(root)}, old, old);
+    await refresh();
+    writeFileSync(${file("cdx-b", "job.meta.json")}, '{"duration": 5}');
+    let free = exhaust();
+    await refresh();
+    free();
+    await refresh();
+    appendFileSync(${file("cdx-a", "job.log")}, "CONTROL: DONE\\n");
+    free = exhaust();
+    await refresh();
+    free();
+    await refresh();
+    console.log(JSON.stringify(out));
+  `;
+  const out = inLowFdChild(script);
+  cleanup(root);
+  const before = { running: 1, completed: 1, failed: 0 };
+  assert.equal(out.counts, [
+    before,
+    before,
+    before,
+    before,
+    { running: 0, completed: 2, failed: 0 },
+  ]);
+  const emfile = `${root}: cannot list sessions (EMFILE); last known state kept`;
+  assert.equal(out.reported, [emfile, emfile]);
+  assert.equal(out.finished, ["completed", "completed"]);
+  assert.equal(out.durations, [5]);
+});
+
+test("a root that fails one way, then another, is reported each time", async () => {
+  const t = setup();
+  session(t.root, "cdx-a", "work\n");
+  await t.refresh();
+  renameSync(t.root, `${t.root}.away`);
+  writeFileSync(t.root, "");
+  await t.refresh();
+  rmSync(t.root);
+  await t.refresh();
+  assert.equal(t.reported, [
+    `sessions: ${t.root}: cannot list sessions (ENOTDIR); last known state kept`,
+    `sessions: ${t.root}: cannot list sessions (ENOENT)`,
+  ]);
+  cleanup(`${t.root}.away`);
+});
+
+test("a job.log of exactly MAX_LOG_SCAN bytes is scanned whole; appends to a huge log are scanned alone; each huge log is said once", async () => {
+  const t = setup();
+  mkdirSync(join(t.root, "cdx-a"));
+  const file = join(t.root, "cdx-a", "job.log");
+  const buf = Buffer.alloc(MAX_LOG_SCAN, 0x78);
+  buf.write("CONTROL: DONE\n", 0);
+  for (let i = 1023; i < MAX_LOG_SCAN; i += 1024) buf[i] = 10;
+  writeFileSync(file, buf);
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 0, completed: 1, failed: 0 });
+  appendFileSync(file, "Exit Code: 3\n");
+  await t.refresh();
+  assert.equal(t.store.counts(), { running: 0, completed: 0, failed: 1 });
+  // An unfinished last line, then only the mtime changes (same inode and size): read from that line on, not again
+  // from the start.
+  appendFileSync(file, "partial");
+  await t.refresh();
+  utimesSync(file, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
+  await t.refresh();
+  assert.equal(t.reported, []);
+  // Two more sessions sharing that log (hard links): each is scanned from its tail, and each is reported.
+  for (const n of ["cdx-b", "cdx-c"]) {
+    mkdirSync(join(t.root, n));
+    linkSync(file, join(t.root, n, "job.log"));
+  }
+  await t.refresh();
+  const size = MAX_LOG_SCAN + 13 + 7;
+  assert.equal(t.reported.sort(), [
+    `sessions: ${t.root}/cdx-b/job.log: ${size} bytes; only the last ${MAX_LOG_SCAN} are scanned for markers`,
+    `sessions: ${t.root}/cdx-c/job.log: ${size} bytes; only the last ${MAX_LOG_SCAN} are scanned for markers`,
+  ]);
+  assert.equal(t.store.counts(), { running: 0, completed: 0, failed: 3 });
   cleanup(t.root);
 });
 
