@@ -327,6 +327,17 @@ test("parseMcpLine: a duration anywhere on a request line, all ten digits, a tim
     request: true,
     error: false,
   });
+  // Only "." is a decimal point: a comma or a unit ends the number.
+  assert.equal(parseMcpLine("t MCP Request duration:3,5"), {
+    request: true,
+    error: false,
+    duration: 3,
+  });
+  assert.equal(parseMcpLine("t MCP Request duration:2s5"), {
+    request: true,
+    error: false,
+    duration: 2,
+  });
   assert.equal(parseMcpLine("t MCP Error duration:1"), { request: false, error: true });
   // The word may end the line.
   assert.equal(parseMcpLine("t INFO MCP Request"), { request: true, error: false });
@@ -392,6 +403,17 @@ test("scanMcpBuffer reads nothing at or after `end`, even inside a line longer t
   const open = recorder();
   scanMcpBuffer(Buffer.from("MCP Error tail"), 14, open.events);
   assert.equal(open.calls, ["errors 1"]);
+  // Complete lines after `end` are not the block's either, however far past a slice they reach.
+  const block = Buffer.from(
+    `${"MCP Request a\n".repeat(Math.ceil((1.5 * SLICE) / 14))}${"MCP Error b\n".repeat(SLICE / 6)}`,
+  );
+  const after = recorder();
+  scanMcpBuffer(block, block.indexOf("MCP Error b"), after.events);
+  assert.equal(after.calls, [`requests ${Math.ceil((1.5 * SLICE) / 14)}`]);
+  const long = recorder();
+  const last = Buffer.from(`MCP Request ${"y".repeat(SLICE + 10)}`);
+  scanMcpBuffer(last, last.length, long.events);
+  assert.equal(long.calls, ["requests 1"]);
   const cut = recorder();
   scanMcpBuffer(Buffer.from("MCP Request duration:12\n"), 22, cut.events);
   assert.equal(cut.calls, ["duration 1", "requests 1"]);
