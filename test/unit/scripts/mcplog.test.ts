@@ -1,6 +1,7 @@
 import {
   appendFileSync,
   mkdirSync,
+  readdirSync,
   renameSync,
   rmSync,
   statSync,
@@ -12,7 +13,10 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
+  CHUNK,
   lastBytes,
+  MAX_LINE,
+  type McpEvents,
   McpLogTailer,
   parseMcpLine,
   SLICE,
@@ -289,6 +293,267 @@ test("a symlink loop and an absurdly long line are reported once, never thrown",
   assert.is(l.reported.length, 1);
   assert.match(l.reported[0] ?? "", /longer than/);
   cleanup(l.dir);
+});
+
+/** Collects what scanMcpBuffer reports, call by call. */
+function recorder() {
+  const calls: string[] = [];
+  const events: McpEvents = {
+    requests: (n) => calls.push(`requests ${n}`),
+    errors: (n) => calls.push(`errors ${n}`),
+    duration: (d) => calls.push(`duration ${d}`),
+  };
+  return { calls, events };
+}
+
+test("parseMcpLine: a duration anywhere on a request line, all ten digits, a timestamp is not a duration", () => {
+  assert.equal(parseMcpLine("duration:2 MCP Request tools/call"), {
+    request: true,
+    error: false,
+    duration: 2,
+  });
+  assert.equal(parseMcpLine("t MCP Request duration:19.95"), {
+    request: true,
+    error: false,
+    duration: 19.95,
+  });
+  assert.equal(parseMcpLine("t MCP Request duration:1234567890"), {
+    request: true,
+    error: false,
+    duration: 1234567890,
+  });
+  // Only `duration:` introduces a duration: no number elsewhere on the line is taken for one.
+  assert.equal(parseMcpLine("2026-11-30T02:00:00Z INFO MCP Request tools/list"), {
+    request: true,
+    error: false,
+  });
+  // Only "." is a decimal point: a comma or a unit ends the number.
+  assert.equal(parseMcpLine("t MCP Request duration:3,5"), {
+    request: true,
+    error: false,
+    duration: 3,
+  });
+  assert.equal(parseMcpLine("t MCP Request duration:2s5"), {
+    request: true,
+    error: false,
+    duration: 2,
+  });
+  assert.equal(parseMcpLine("t MCP Error duration:1"), { request: false, error: true });
+  // The word may end the line.
+  assert.equal(parseMcpLine("t INFO MCP Request"), { request: true, error: false });
+  assert.equal(parseMcpLine("t INFO MCP Error"), { request: false, error: true });
+});
+
+test("scanMcpBuffer agrees with parseMcpLine line by line (durations before the word, timestamps, line starts)", () => {
+  const lines = [
+    "MCP Request first duration:3",
+    "2026-11-30T02:00:00Z INFO MCP Request tools/list",
+    "2026-11-30T02:00:01Z duration:0.75 MCP Request tools/call",
+    "2026-11-30T02:00:02Z INFO MCP Request ping",
+    "duration:8 heartbeat",
+    "2026-11-30T02:00:03Z ERROR MCP Error -32000 duration:4",
+    "2026-11-30T02:00:04Z INFO MCP Request tools/call",
+  ];
+  const want = { requests: 0, errors: 0, durations: [] as number[] };
+  for (const l of lines) {
+    const p = parseMcpLine(l);
+    if (p.request) want.requests++;
+    if (p.error) want.errors++;
+    if (p.duration !== undefined) want.durations.push(p.duration);
+  }
+  assert.equal(want, { requests: 5, errors: 1, durations: [3, 0.75] });
+  const buf = Buffer.from(`${lines.join("\n")}\n`);
+  const got = { requests: 0, errors: 0, durations: [] as number[] };
+  scanMcpBuffer(buf, buf.length, {
+    requests: (n) => {
+      got.requests += n;
+    },
+    errors: (n) => {
+      got.errors += n;
+    },
+    duration: (d) => got.durations.push(d),
+  });
+  assert.equal(got, want);
+});
+
+test("scanMcpBuffer reports each count once per block, and no call for a count of zero", () => {
+  const r = recorder();
+  const a = Buffer.from("MCP Request x\nMCP Request duration:2\nMCP Request y\n");
+  scanMcpBuffer(a, a.length, r.events);
+  assert.equal(r.calls, ["duration 2", "requests 3"]);
+  const e = recorder();
+  const b = Buffer.from("MCP Error 1\nnoise\nMCP Error 2\n");
+  scanMcpBuffer(b, b.length, e.events);
+  assert.equal(e.calls, ["errors 2"]);
+  const none = recorder();
+  const c = Buffer.from("heartbeat duration:1\nMCP\n");
+  scanMcpBuffer(c, c.length, none.events);
+  assert.equal(none.calls, []);
+});
+
+test("scanMcpBuffer reads nothing at or after `end`, even inside a line longer than a slice", () => {
+  // buf[0, end) ends inside a long line; the rest of that line (and its words) are not the block's.
+  const line = `MCP Request long ${"y".repeat(SLICE + 10)} MCP Error late duration:5\nMCP Error next\n`;
+  const buf = Buffer.from(`MCP Request a\n${line}`, "latin1");
+  const end = buf.indexOf("MCP Error late");
+  const r = recorder();
+  scanMcpBuffer(buf, end, r.events);
+  assert.equal(r.calls, ["requests 2"]);
+  // `end` is a bound, not a promise of a newline: the text up to it is read as it is.
+  const open = recorder();
+  scanMcpBuffer(Buffer.from("MCP Error tail"), 14, open.events);
+  assert.equal(open.calls, ["errors 1"]);
+  // Complete lines after `end` are not the block's either, however far past a slice they reach.
+  const block = Buffer.from(
+    `${"MCP Request a\n".repeat(Math.ceil((1.5 * SLICE) / 14))}${"MCP Error b\n".repeat(SLICE / 6)}`,
+  );
+  const after = recorder();
+  scanMcpBuffer(block, block.indexOf("MCP Error b"), after.events);
+  assert.equal(after.calls, [`requests ${Math.ceil((1.5 * SLICE) / 14)}`]);
+  const long = recorder();
+  const last = Buffer.from(`MCP Request ${"y".repeat(SLICE + 10)}`);
+  scanMcpBuffer(last, last.length, long.events);
+  assert.equal(long.calls, ["requests 1"]);
+  const cut = recorder();
+  scanMcpBuffer(Buffer.from("MCP Request duration:12\n"), 22, cut.events);
+  assert.equal(cut.calls, ["duration 1", "requests 1"]);
+});
+
+test("a directory at the log's path is reported (EISDIR), and the log is read once a file replaces it", async () => {
+  const s = setup();
+  mkdirSync(s.file);
+  assert.equal(await s.refresh(), { requests: 0, errors: 0, durations: 0 });
+  assert.equal(await s.refresh(), { requests: 0, errors: 0, durations: 0 });
+  assert.equal(s.reported, [`mcp-log: ${s.file}: unreadable (EISDIR)`]);
+  // Moved aside, not removed: an emptied directory would read as 0 bytes.
+  renameSync(s.file, `${s.file}.d`);
+  writeFileSync(s.file, "MCP Request duration:1\nMCP Error\n");
+  assert.equal(await s.refresh(), { requests: 1, errors: 1, durations: 1 });
+  appendFileSync(s.file, "MCP Request\n");
+  assert.equal(await s.refresh(), { requests: 2, errors: 1, durations: 1 });
+  assert.is(s.reported.length, 1);
+  cleanup(s.dir);
+});
+
+test("one problem after another is each reported once: a symlink loop (ELOOP), then a directory (EISDIR)", async () => {
+  const s = setup();
+  symlinkSync(s.file, s.file);
+  await s.refresh();
+  await s.refresh();
+  rmSync(s.file);
+  mkdirSync(s.file);
+  await s.refresh();
+  await s.refresh();
+  assert.equal(s.reported, [
+    `mcp-log: ${s.file}: unreadable (ELOOP)`,
+    `mcp-log: ${s.file}: unreadable (EISDIR)`,
+  ]);
+  cleanup(s.dir);
+});
+
+test("ENOTDIR before the log was ever opened: one report, and the log is read once the path works", async () => {
+  const s = setup();
+  // The log's directory is a file: stat fails with ENOTDIR, and there is no descriptor to read on through.
+  rmSync(s.dir, { recursive: true });
+  writeFileSync(s.dir, "");
+  assert.equal(await s.refresh(), { requests: 0, errors: 0, durations: 0 });
+  assert.equal(await s.refresh(), { requests: 0, errors: 0, durations: 0 });
+  assert.equal(s.reported, [`mcp-log: ${s.file}: unreadable (ENOTDIR)`]);
+  rmSync(s.dir);
+  mkdirSync(s.dir);
+  writeFileSync(s.file, "MCP Request\nMCP Error\n");
+  assert.equal(await s.refresh(), { requests: 1, errors: 1, durations: 0 });
+  assert.is(s.reported.length, 1);
+  cleanup(s.dir);
+});
+
+test("rotation to a new file that starts with the old file's lines: the new file is read from its start", async () => {
+  const s = setup();
+  writeFileSync(s.file, "MCP Request boot\nMCP Request ready\n");
+  assert.equal(await s.refresh(), { requests: 2, errors: 0, durations: 0 });
+  // The old file stays (renamed), so the new one cannot reuse its inode: it is another file with the same
+  // first bytes, and none of them has been counted yet.
+  renameSync(s.file, `${s.file}.1`);
+  writeFileSync(s.file, "MCP Request boot\nMCP Request ready\nMCP Error\n");
+  assert.equal(await s.refresh(), { requests: 4, errors: 1, durations: 0 });
+  assert.equal(s.reported, []);
+  cleanup(s.dir);
+});
+
+test("the tailer holds one descriptor: each rotated file is closed once drained, a removed log frees it", async () => {
+  const fds = () => readdirSync("/proc/self/fd").length;
+  const s = setup();
+  const before = fds();
+  writeFileSync(s.file, "MCP Request\n");
+  assert.is((await s.refresh()).requests, 1);
+  assert.is(fds(), before + 1);
+  for (let i = 0; i < 20; i++) {
+    renameSync(s.file, `${s.file}.${i}`);
+    writeFileSync(s.file, "MCP Request\n");
+    await s.refresh();
+  }
+  assert.is((await s.refresh()).requests, 21);
+  assert.is(fds(), before + 1);
+  rmSync(s.file);
+  assert.is((await s.refresh()).requests, 21);
+  assert.is(fds(), before);
+  cleanup(s.dir);
+});
+
+test("an over-long line is dropped whole, MCP words at its far end included; the lines after it count", async () => {
+  const s = setup();
+  // More than two reads long: the skip must last over every read of the line, not only the first.
+  writeFileSync(
+    s.file,
+    `MCP Request a\n${"y".repeat(2 * CHUNK + 100)} MCP Request duration:5 MCP Error\nMCP Error b\n`,
+  );
+  assert.equal(await s.refresh(), { requests: 1, errors: 1, durations: 0 });
+  assert.equal(s.reported, [
+    `mcp-log: ${s.file}: line at byte 14 longer than ${MAX_LINE} bytes, skipped`,
+  ]);
+  appendFileSync(s.file, "MCP Request c\n");
+  assert.equal(await s.refresh(), { requests: 2, errors: 1, durations: 0 });
+  cleanup(s.dir);
+});
+
+test("an over-long line whose newline is the first byte of the next read: the next line counts, once", async () => {
+  const s = setup();
+  // 12 bytes, then a line of exactly CHUNK bytes: its newline is at 12 + CHUNK, where the read after it starts.
+  writeFileSync(s.file, `MCP Request\n${"y".repeat(CHUNK)}\nMCP Error\n`);
+  assert.equal(await s.refresh(), { requests: 1, errors: 1, durations: 0 });
+  appendFileSync(s.file, "MCP Request\n");
+  assert.equal(await s.refresh(), { requests: 2, errors: 1, durations: 0 });
+  assert.is(s.reported.length, 1);
+  cleanup(s.dir);
+});
+
+test("a half-written line waits up to MAX_LINE - 1 bytes, is skipped at MAX_LINE; each long line is reported", async () => {
+  const s = setup();
+  writeFileSync(s.file, `MCP Request\n${"y".repeat(MAX_LINE - 1)}`);
+  assert.equal(await s.refresh(), { requests: 1, errors: 0, durations: 0 });
+  assert.equal(s.reported, []);
+  // Its writer may still end it: one byte less than MAX_LINE is waited for, not dropped.
+  appendFileSync(s.file, " MCP Error\n");
+  assert.equal(await s.refresh(), { requests: 1, errors: 1, durations: 0 });
+  const at = statSync(s.file).size;
+  appendFileSync(s.file, "y".repeat(MAX_LINE));
+  assert.equal(await s.refresh(), { requests: 1, errors: 1, durations: 0 });
+  assert.equal(s.reported, [
+    `mcp-log: ${s.file}: line at byte ${at} longer than ${MAX_LINE} bytes, skipped`,
+  ]);
+  // The skipped line ends (its end is dropped too), and the next long line follows at once: it is reported in
+  // its own right, in the very next refresh.
+  appendFileSync(s.file, " MCP Request\nMCP Error\n");
+  const at2 = statSync(s.file).size;
+  appendFileSync(s.file, "z".repeat(MAX_LINE + 5));
+  assert.equal(await s.refresh(), { requests: 1, errors: 2, durations: 0 });
+  appendFileSync(s.file, "\nMCP Request duration:2\n");
+  assert.equal(await s.refresh(), { requests: 2, errors: 2, durations: 1 });
+  assert.equal(s.reported, [
+    `mcp-log: ${s.file}: line at byte ${at} longer than ${MAX_LINE} bytes, skipped`,
+    `mcp-log: ${s.file}: line at byte ${at2} longer than ${MAX_LINE} bytes, skipped`,
+  ]);
+  cleanup(s.dir);
 });
 
 test.run();
