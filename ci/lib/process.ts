@@ -40,11 +40,16 @@ export function start(args: string[], opts: ProcessOptions = {}): ProcessPromise
     nothrow: true,
     env: { ...(opts.baseEnv ?? $.env), ...opts.env },
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    ...(opts.timeoutMs ? { timeout: opts.timeoutMs, timeoutSignal: "SIGINT" as const } : {}),
     ...(opts.input !== undefined ? { input: opts.input } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.detached ? { detached: true } : {}),
   })`${args}`;
+  if (opts.detached) groups.add(p);
+  // Not zx's `timeout`: it stops the process through `$.kill`, which runs `ps` (see kill below).
+  if (opts.timeoutMs) {
+    const timer = setTimeout(() => kill(p, "SIGINT"), opts.timeoutMs);
+    p.finally(() => clearTimeout(timer)).catch(() => {});
+  }
   if (opts.onLine) {
     const out = lineSplitter(opts.onLine);
     const err = lineSplitter(opts.onLine);
@@ -56,6 +61,25 @@ export function start(args: string[], opts: ProcessOptions = {}): ProcessPromise
     }).catch(() => {});
   }
   return p;
+}
+
+const groups = new WeakSet<ProcessPromise>();
+
+/**
+ * Sends `signal` to a process `start` began: to its whole group when it is detached (its own group leader),
+ * else to it alone; a process already gone is no error. Not zx's `kill`, which lists the process tree with `ps`:
+ * slim images (node:*-slim, where the e2e cell runs the pipeline) have no `ps`, zx's parser then throws on the
+ * empty listing inside a callback, and the pipeline died on Ctrl-C with exit 1 and its containers left behind.
+ */
+export function kill(p: ProcessPromise, signal: NodeJS.Signals): void {
+  const child = p.child;
+  // Ended: its pid may already be someone else's.
+  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(groups.has(p) ? -child.pid : child.pid, signal);
+  } catch {
+    // Already gone.
+  }
 }
 
 /** Runs `args` to the end. A missing binary is exit code 127, as in a shell. */

@@ -4,7 +4,7 @@
  * helpers). Every call is tracked, so closing the run can stop long ones and wait for short ones.
  */
 import type { ProcessPromise } from "zx";
-import { type ProcessOptions, type Ran, start } from "../../lib/process.js";
+import { kill, type ProcessOptions, type Ran, start } from "../../lib/process.js";
 
 /** The label every container, network, volume and build tag of a run carries. */
 export const RUN_LABEL = "codex-ci.run";
@@ -72,7 +72,7 @@ export class DockerCli {
   async settle(waitMs = 20_000): Promise<void> {
     const short: Promise<unknown>[] = [];
     for (const [p, kind] of this.calls)
-      if (kind === "long") p.kill("SIGKILL").catch(() => {});
+      if (kind === "long") kill(p, "SIGKILL");
       else short.push(p.catch(() => {}));
     await Promise.race([Promise.all(short), new Promise((r) => setTimeout(r, waitMs))]);
   }
