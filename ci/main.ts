@@ -270,6 +270,19 @@ function onInterrupt(
   return state;
 }
 
+/** What the CLI prints on stderr for an error main() threw, and its exit code: 2 usage or config, 1 a bug. */
+export function failure(e: Error): { code: number; stderr: string } {
+  const known =
+    e instanceof UsageError ||
+    e instanceof ConfigError ||
+    e instanceof EngineUnavailable ||
+    e instanceof SettingsError;
+  let stderr = `ci/main.ts: ${e.message}\n`;
+  if (e instanceof UsageError) stderr += "Run with --help for usage.\n";
+  if (!known) stderr += `${e.stack}\n`;
+  return { code: known ? 2 : 1, stderr };
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   // A reader that went away (a closed pipe) must not crash the run before it cleans up.
   for (const s of [process.stdout, process.stderr]) s.on("error", () => {});
@@ -277,15 +290,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     // main() returns only after the engine is closed, so nothing is left to wait for.
     (code) => process.exit(code),
     (e: Error) => {
-      const known =
-        e instanceof UsageError ||
-        e instanceof ConfigError ||
-        e instanceof EngineUnavailable ||
-        e instanceof SettingsError;
-      process.stderr.write(`ci/main.ts: ${e.message}\n`);
-      if (e instanceof UsageError) process.stderr.write("Run with --help for usage.\n");
-      if (!known) process.stderr.write(`${e.stack}\n`);
-      process.exit(known ? 2 : 1);
+      const f = failure(e);
+      process.stderr.write(f.stderr);
+      process.exit(f.code);
     },
   );
 }

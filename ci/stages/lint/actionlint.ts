@@ -51,19 +51,30 @@ export async function workflowFiles(root = "."): Promise<string[]> {
 export const formatProblem = (p: LintProblem): string =>
   `${p.file}:${p.line}:${p.column}: ${p.message} [${p.kind}]`;
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const files = process.argv.length > 2 ? process.argv.slice(2) : await workflowFiles();
+/** The CLI on `args`; returns its exit code. Tests pass their own writers to run it in-process. */
+export async function main(
+  args: string[],
+  io: { out: (line: string) => void; err: (line: string) => void } = {
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  },
+): Promise<number> {
+  const files = args.length > 0 ? args : await workflowFiles();
   if (files.length === 0) {
-    console.error("actionlint: no workflow files given and none in .github/workflows");
-    process.exit(2);
+    io.err("actionlint: no workflow files given and none in .github/workflows");
+    return 2;
   }
   try {
     const problems = await actionlint(files);
-    for (const p of problems) console.error(formatProblem(p));
-    console.log(`actionlint: ${files.length} file(s), ${problems.length} problem(s)`);
-    process.exit(problems.length > 0 ? 1 : 0);
+    for (const p of problems) io.err(formatProblem(p));
+    io.out(`actionlint: ${files.length} file(s), ${problems.length} problem(s)`);
+    return problems.length > 0 ? 1 : 0;
   } catch (e) {
-    console.error(`actionlint: ${(e as Error).message}`);
-    process.exit(2);
+    io.err(`actionlint: ${(e as Error).message}`);
+    return 2;
   }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  process.exit(await main(process.argv.slice(2)));
 }

@@ -225,14 +225,27 @@ export async function checkComposeFiles(
   return all;
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+/** The CLI on `args`, interpolating from `env`; returns its exit code. Tests run it in-process. */
+export async function main(
+  args: string[],
+  io: { out: (line: string) => void; err: (line: string) => void } = {
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const { values, positionals } = parseArgs({
+    args,
     options: { "allow-public": { type: "boolean", default: false } },
     allowPositionals: true,
   });
   const files = positionals.length ? positionals : ["docker/compose.yaml"];
-  const problems = await checkComposeFiles(files, { allowPublic: values["allow-public"] });
-  for (const p of problems) console.error(`${p.file}:${p.line}: ${p.message}`);
-  if (problems.length === 0) console.log(`compose: ${files.join(", ")} ok`);
-  process.exit(problems.some((p) => p.line === 0) ? 2 : problems.length ? 1 : 0);
+  const problems = await checkComposeFiles(files, { allowPublic: values["allow-public"], env });
+  for (const p of problems) io.err(`${p.file}:${p.line}: ${p.message}`);
+  if (problems.length === 0) io.out(`compose: ${files.join(", ")} ok`);
+  return problems.some((p) => p.line === 0) ? 2 : problems.length ? 1 : 0;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exit(await main(process.argv.slice(2)));
 }

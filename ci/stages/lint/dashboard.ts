@@ -318,8 +318,16 @@ export function checkDashboardFile(
   ];
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+/** The CLI on `args`; returns its exit code. Tests run it in-process with their own writers. */
+export function main(
+  args: string[],
+  io: { out: (line: string) => void; err: (line: string) => void } = {
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  },
+): number {
   const { values, positionals } = parseArgs({
+    args,
     options: {
       metrics: { type: "string" },
       contract: { type: "string", default: "docs/architecture.md" },
@@ -337,12 +345,16 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
       ? scrapedMetrics(readFileSync(values.metrics, "utf8"))
       : contractMetrics(readFileSync(values.contract, "utf8"));
     const problems = files.flatMap((f) => checkDashboardFile(f, known));
-    for (const p of problems) console.error(`${p.file}: ${p.message}`);
+    for (const p of problems) io.err(`${p.file}: ${p.message}`);
     if (problems.length === 0)
-      console.log(`dashboard: ${files.join(", ")} ok (${values.metrics ?? values.contract})`);
-    process.exit(problems.length ? 1 : 0);
+      io.out(`dashboard: ${files.join(", ")} ok (${values.metrics ?? values.contract})`);
+    return problems.length ? 1 : 0;
   } catch (e) {
-    console.error(`dashboard: ${(e as Error).message}`);
-    process.exit(2);
+    io.err(`dashboard: ${(e as Error).message}`);
+    return 2;
   }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exit(main(process.argv.slice(2)));
 }

@@ -2,6 +2,7 @@
  * Shared by the image and stack e2e suites: build the app image once per run, polling, health. Remote-daemon
  * safe: the image is built from an uploaded context, ports are published where test/helpers/docker.ts says.
  */
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { $ } from "zx";
 
@@ -15,13 +16,20 @@ export const IMAGE = `codex-father:${RUN_ID}`;
 export const SECRET_MARKER = `codex-build-secret-${randomBytes(8).toString("hex")}`;
 
 let built: Promise<void> | undefined;
+let removeAtExit = false;
 
 /** Builds docker/Dockerfile as IMAGE with the given file as the npm_ca secret, unless this process already did and it is still there. */
 export async function buildImage(secretFile: string): Promise<void> {
   const present =
     (await $({ quiet: true, nothrow: true })`${DOCKER} image inspect ${IMAGE}`).exitCode === 0;
-  if (!present) built = undefined; // an earlier suite removed it
+  if (!present) built = undefined; // removed by hand, or a failed build
   built ??= (async () => {
+    // Shared by the image and stack suites of this process (uvu runs a kind's files in one): removed at exit,
+    // not after each suite, so the second does not build it again.
+    if (!removeAtExit) {
+      removeAtExit = true;
+      process.once("exit", () => spawnSync(DOCKER, ["rmi", IMAGE], { stdio: "ignore" }));
+    }
     await $({
       quiet: true,
       env: { ...process.env, DOCKER_BUILDKIT: "1" },

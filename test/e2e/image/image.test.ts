@@ -31,7 +31,7 @@ writeFileSync(secret, `${readFileSync(CA_BUNDLE, "utf8")}\n# ${SECRET_MARKER}\n`
 test.after(async () => {
   await $({ quiet: true, nothrow: true })`${DOCKER} rm -f -v ${container}`;
   await $({ quiet: true, nothrow: true })`${DOCKER} network rm ${network}`;
-  await $({ quiet: true, nothrow: true })`${DOCKER} rmi ${IMAGE}`;
+  // IMAGE is removed at exit (helpers.ts): the image and stack suites share it.
   rmSync(dir, { recursive: true, force: true });
 });
 

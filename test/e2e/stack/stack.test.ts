@@ -67,7 +67,7 @@ async function inside(id: string, ...cmd: string[]): Promise<string> {
 test.after(async () => {
   if (Object.keys(env).length)
     await compose(["down", "-v", "--remove-orphans", "--rmi", "local", "-t", "5"], true);
-  await $({ quiet: true, nothrow: true })`${DOCKER} rmi ${IMAGE}`;
+  // IMAGE is removed at exit (helpers.ts): the image and stack suites share it.
   rmSync(dir, { recursive: true, force: true });
 });
 

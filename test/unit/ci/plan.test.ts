@@ -7,6 +7,7 @@ import * as assert from "uvu/assert";
 import { setWriter } from "../../../ci/lib/log.js";
 import { main } from "../../../ci/main.js";
 import { selectStages, waves } from "../../../ci/plan.js";
+import { runMain } from "../../helpers/ci-main.js";
 
 const names = (s: ReturnType<typeof selectStages>) => s.map((x) => x.stage);
 
@@ -75,16 +76,15 @@ test("--plan prints waves, dependencies and containers without running anything"
   assert.match(out, /lint \(no dependencies\)\n {2}node: node:26-bookworm-slim\n/);
 });
 
-test("usage and config errors exit 2 with a message", () => {
-  const run = (args: string[]) =>
-    spawnSync(process.execPath, ["--import", "tsx", "ci/main.ts", ...args], { encoding: "utf8" });
-  const usage = run(["--engine", "podman"]);
+// In-process through main() and failure(), as the entry point runs them; the Dagger test below is the real process.
+test("usage and config errors exit 2 with a message", async () => {
+  const usage = await runMain(["--engine", "podman"]);
   assert.is(usage.status, 2);
   assert.match(usage.stderr, /--engine: unknown value "podman"/);
-  const config = run(["--config", "ci/missing.yaml", "--plan"]);
+  const config = await runMain(["--config", "ci/missing.yaml", "--plan"]);
   assert.is(config.status, 2);
   assert.match(config.stderr, /ci\/missing\.yaml:1:1/);
-  const help = run(["--help"]);
+  const help = await runMain(["--help"]);
   assert.is(help.status, 0);
   assert.match(help.stdout, /--engine dagger\|docker\|auto/);
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { runMain } from "../../../helpers/ci-main.js";
 
 /** Runs `tsx <script> args` from the repo root. */
 const tsx = (script: string, args: string[], env: NodeJS.ProcessEnv = process.env) =>
@@ -47,15 +48,16 @@ test("doctor on this machine: its exit code and closing line agree with its tabl
   );
 });
 
-test("a bad config or argument: exit 2 with the file or the argument named", () => {
+// In-process through main() and failure(), as the entry point runs them; the tests above are real processes.
+test("a bad config or argument: exit 2 with the file or the argument named", async () => {
   const dir = mkdtempSync(join(tmpdir(), "doctor-cli-"));
   try {
     const bad = join(dir, "pipeline.yaml");
     writeFileSync(bad, "node: [20]\nbogus: 1\n");
-    const r = tsx("ci/main.ts", ["doctor", "--config", bad]);
+    const r = await runMain(["doctor", "--config", bad]);
     assert.is(r.status, 2);
     assert.match(r.stderr, "pipeline.yaml");
-    const u = tsx("ci/main.ts", ["doctor", "--frobnicate"]);
+    const u = await runMain(["doctor", "--frobnicate"]);
     assert.is(u.status, 2);
     assert.match(u.stderr, /--frobnicate/);
     assert.match(u.stderr, /Run with --help for usage/);

@@ -27,6 +27,19 @@ function fixture(unitTest: string): string {
   return dir;
 }
 
+/**
+ * The pipeline config without apt packages, written into the fixture `dir`: for tests whose point is not the
+ * apt step (apt alone can take minutes on a loaded machine). The rerun and e2e-cell tests keep the packages.
+ */
+function withoutApt(dir: string): string {
+  const config = join(dir, "pipeline.yaml");
+  writeFileSync(
+    config,
+    readFileSync(CONFIG, "utf8").replace(/^ {2}(packages|e2ePackages): \[.*\]$/gm, "  $1: []"),
+  );
+  return config;
+}
+
 const passing = `import assert from "node:assert/strict";
 import { test } from "node:test";
 
@@ -100,6 +113,8 @@ dockerTest(
   async () => {
     const dir = fixture(passing);
     const summary = join(dir, "summary.md");
+    // --no-cache runs every step afresh, so no apt packages: they are not what this test is about, and the
+    // rerun and e2e-cell tests below install them.
     const args = [
       "lint",
       "test",
@@ -110,6 +125,8 @@ dockerTest(
       "--json",
       "report.json",
       "--no-cache",
+      "--config",
+      withoutApt(dir),
     ];
     const run = cli(dir, args, { GITHUB_STEP_SUMMARY: summary });
     const code = await run.done;
@@ -164,12 +181,8 @@ dockerTest(
         `import { spawnSync } from "node:child_process";\ntest("waits", () => { spawnSync("sleep", ["${sleep}"]); });\ntest("adds"`,
       ),
     );
-    // No apt packages: the point is the interrupted step, and apt alone can take minutes on a loaded machine.
-    const config = join(dir, "pipeline.yaml");
-    writeFileSync(
-      config,
-      readFileSync(CONFIG, "utf8").replace(/^ {2}(packages|e2ePackages): \[.*\]$/gm, "  $1: []"),
-    );
+    // No apt packages: the point is the interrupted step.
+    const config = withoutApt(dir);
     const run = cli(dir, ["test", "--node", "22", "--only", "unit", "--config", config]);
     const t0 = Date.now();
     while (
@@ -238,11 +251,7 @@ test("window", async () => {
   console.log(\`window \${start} \${Date.now()} ${Date.now()}\`);
 });
 `);
-    const config = join(dir, "pipeline.yaml");
-    writeFileSync(
-      config,
-      readFileSync(CONFIG, "utf8").replace(/^ {2}(packages|e2ePackages): \[.*\]$/gm, "  $1: []"),
-    );
+    const config = withoutApt(dir);
     const run = cli(dir, [
       "test",
       "--node",
