@@ -62,3 +62,18 @@ export function fixtureRepo(unitTest: string): string {
   writeFileSync(join(dir, "test", "add.test.mjs"), unitTest);
   return dir;
 }
+
+/**
+ * Writes this repo's pipeline config without apt packages to `path` and returns it: for tests whose point is not
+ * the apt step (apt alone can take minutes on a loaded machine).
+ */
+export function configWithoutApt(path: string): string {
+  writeFileSync(
+    path,
+    readFileSync(join(repo, "ci", "pipeline.yaml"), "utf8").replace(
+      /^ {2}(packages|e2ePackages): \[.*\]$/gm,
+      "  $1: []",
+    ),
+  );
+  return path;
+}

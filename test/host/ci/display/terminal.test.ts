@@ -12,7 +12,7 @@
  * pipeline cell has (integration cells have no daemon and run with REQUIRE_DOCKER=1).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,7 +22,7 @@ import { loadConfig } from "../../../../ci/config.js";
 import { platformRef } from "../../../../ci/lib/platform.js";
 import { CA_BUNDLE } from "../../../helpers/ca.js";
 import { dockerAvailable, leftovers } from "../../../helpers/docker.js";
-import { fixtureRepo } from "../../../helpers/fixture-repo.js";
+import { configWithoutApt, fixtureRepo } from "../../../helpers/fixture-repo.js";
 
 const repo = process.cwd();
 const MAIN = join(repo, "ci", "main.ts");
@@ -59,15 +59,7 @@ test("adds ${process.pid}-${Date.now()}", async () => {
 });
 `);
   dirs.push(dir);
-  const config = join(dir, "pipeline.yaml");
-  writeFileSync(
-    config,
-    readFileSync(join(repo, "ci", "pipeline.yaml"), "utf8").replace(
-      /^ {2}(packages|e2ePackages): \[.*\]$/gm,
-      "  $1: []",
-    ),
-  );
-  return { dir, config };
+  return { dir, config: configWithoutApt(join(dir, "pipeline.yaml")) };
 }
 
 /** The environment of the runs: this one, without what would choose another output (Actions, colours). */

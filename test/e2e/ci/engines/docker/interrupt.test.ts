@@ -4,7 +4,7 @@
  * leave no container, network or volume of its run behind.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -14,6 +14,7 @@ import { chooseDockerBin } from "../../../../../ci/lib/docker-bin.js";
 import { exec } from "../../../../../ci/lib/process.js";
 import { CA_BUNDLE } from "../../../../helpers/ca.js";
 import { dockerTest } from "../../../../helpers/docker.js";
+import { configWithoutApt } from "../../../../helpers/fixture-repo.js";
 
 const repo = process.cwd();
 const dirs: string[] = [];
@@ -39,15 +40,7 @@ function fixture(marker: string): { dir: string; config: string } {
     `${JSON.stringify({ name: pkg.name, version: pkg.version, lockfileVersion: 3, requires: true, packages: { "": { name: pkg.name, version: pkg.version } } }, null, 2)}\n`,
   );
   mkdirSync(join(dir, "ci"));
-  const config = join(dir, "ci", "pipeline.yaml");
-  writeFileSync(
-    config,
-    readFileSync(join(repo, "ci", "pipeline.yaml"), "utf8").replace(
-      /^ {2}(packages|e2ePackages): \[.*\]$/gm,
-      "  $1: []",
-    ),
-  );
-  return { dir, config };
+  return { dir, config: configWithoutApt(join(dir, "ci", "pipeline.yaml")) };
 }
 
 /** What a run left in Docker, by its label. */

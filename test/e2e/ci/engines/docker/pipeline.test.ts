@@ -11,7 +11,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { CA_BUNDLE } from "../../../../helpers/ca.js";
 import { dockerTest, leftovers } from "../../../../helpers/docker.js";
-import { fixtureRepo } from "../../../../helpers/fixture-repo.js";
+import { configWithoutApt, fixtureRepo } from "../../../../helpers/fixture-repo.js";
 
 const repo = process.cwd();
 const MAIN = join(repo, "ci", "main.ts");
@@ -27,18 +27,8 @@ function fixture(unitTest: string): string {
   return dir;
 }
 
-/**
- * The pipeline config without apt packages, written into the fixture `dir`: for tests whose point is not the
- * apt step (apt alone can take minutes on a loaded machine). The rerun and e2e-cell tests keep the packages.
- */
-function withoutApt(dir: string): string {
-  const config = join(dir, "pipeline.yaml");
-  writeFileSync(
-    config,
-    readFileSync(CONFIG, "utf8").replace(/^ {2}(packages|e2ePackages): \[.*\]$/gm, "  $1: []"),
-  );
-  return config;
-}
+/** The config without apt, in the fixture `dir`. The rerun and e2e-cell tests keep the packages. */
+const withoutApt = (dir: string): string => configWithoutApt(join(dir, "pipeline.yaml"));
 
 const passing = `import assert from "node:assert/strict";
 import { test } from "node:test";
