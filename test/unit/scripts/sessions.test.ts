@@ -374,10 +374,9 @@ test("the root moved away and back (the issue's repro): gauges at 0 while it is 
   cleanup(t.root);
 });
 
-test("a bug (an error without an fs code) is thrown to the caller, not taken for a root problem", async () => {
-  const t = setup();
-  session(t.root, "cdx-a", "CONTROL: DONE\n");
-  const thrown = await t.store
+/** A refresh whose `finished` event handler throws a TypeError (a bug); what it rejected with. */
+function refreshWithBug(store: SessionStore): Promise<unknown> {
+  return store
     .refresh({
       finished: () => {
         throw new TypeError("bug");
@@ -388,6 +387,12 @@ test("a bug (an error without an fs code) is thrown to the caller, not taken for
       () => undefined,
       (e: unknown) => e,
     );
+}
+
+test("a bug (an error without an fs code) is thrown to the caller, not taken for a root problem", async () => {
+  const t = setup();
+  session(t.root, "cdx-a", "CONTROL: DONE\n");
+  const thrown = await refreshWithBug(t.store);
   assert.instance(thrown, TypeError);
   assert.equal(t.reported, []);
   cleanup(t.root);
@@ -396,17 +401,7 @@ test("a bug (an error without an fs code) is thrown to the caller, not taken for
 test("a bug thrown mid-scrape leaves the sessions not read yet out of the gauges, not counted as running", async () => {
   const t = setup();
   for (const n of ["cdx-a", "cdx-b", "cdx-c"]) session(t.root, n, "CONTROL: DONE\n");
-  const thrown = await t.store
-    .refresh({
-      finished: () => {
-        throw new TypeError("bug");
-      },
-      duration: () => {},
-    })
-    .then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+  const thrown = await refreshWithBug(t.store);
   assert.instance(thrown, TypeError);
   // The first session read threw; the other two are listed but unread: unknown, in no state.
   assert.equal(t.store.counts(), { running: 0, completed: 1, failed: 0 });
